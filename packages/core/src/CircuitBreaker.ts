@@ -1,0 +1,547 @@
+import type { Clock, TimerHandle } from './clock.js';
+import { BreakerOpenError, CallTimeoutError } from './errors.js';
+import { Emitter, type BreakerEvents, type TransitionReason } from './events.js';
+import { resolveOptions, type BreakerOptions, type ResolvedOptions } from './options.js';
+import type { BreakerSnapshot } from './snapshot.js';
+import {
+  ClosedState,
+  DisabledState,
+  ForcedOpenState,
+  HalfOpenState,
+  OpenState,
+  type BreakerState,
+  type State,
+  type StateHost,
+} from './state.js';
+import type { SharedState, StoreSession } from './store.js';
+import { CountWindow, TimeWindow, type SlidingWindow } from './windows/index.js';
+import { CallContext, type FireContext } from './context.js';
+import type { BreakerStats } from './stats.js';
+
+/** Options for one `fire`. */
+export interface FireOptions {
+  /** The caller's signal: its abort rejects the call with the signal's reason and counts neither way. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A call admitted by {@link CircuitBreaker.acquire}; report its outcome exactly once (later reports are ignored). */
+export interface CallPermit {
+  /** The call succeeded. */
+  success(): void;
+  /** The call failed; `isFailure` is consulted, so an error it turns down counts neither way. */
+  failure(error?: unknown): void;
+  /** The call ended without telling anything about the upstream (a client hung up, say); gives the trial permit back. */
+  ignore(): void;
+}
+
+const FLUSH_CALLS = 64;
+const FLUSH_INTERVAL_MS = 1_000;
+let replicaCount = 0;
+
+/**
+ * A circuit breaker: closed while calls succeed, open (rejecting at once) after too many fail,
+ * half-open to let a few trial calls test the upstream before closing again.
+ */
+export class CircuitBreaker extends Emitter<BreakerEvents> {
+  /** Options after defaults. */
+  readonly options: ResolvedOptions;
+  readonly #clock: Clock;
+  readonly #host: StateHost;
+  readonly #closed: ClosedState;
+  #state: State;
+  #round = 0;
+  #trips = 0;
+  #openedAt: number | null = null;
+  #openTimer: TimerHandle | undefined;
+  #disposed = false;
+  /** Whether calls read the clock when they start and end. */
+  #measure: boolean;
+  readonly #session: StoreSession | undefined;
+  readonly #replicaId: string;
+  #batch = { calls: 0, failures: 0, slow: 0 };
+  #lastFlush = 0;
+  #successes = 0;
+  #failures = 0;
+  #timeouts = 0;
+  #rejections = 0;
+  #ignored = 0;
+  #stale = 0;
+
+  constructor(options?: BreakerOptions) {
+    super();
+    const o = resolveOptions(options);
+    this.options = o;
+    this.#clock = o.clock;
+    this.#measure = o.window?.type === 'time' || o.slowCallDuration !== undefined || o.store !== undefined;
+    this.#replicaId = `${o.name}#${process.pid}.${++replicaCount}.${Math.random().toString(36).slice(2, 8)}`;
+    const currentState = (): State => this.#state;
+    this.#host = {
+      options: o,
+      open: (reason, retryAfterMs) => this.#open(reason, retryAfterMs),
+      halfOpen: (reason) => this.#transition(new HalfOpenState(this.#host), reason),
+      close: (reason) => this.#close(reason),
+      get current() {
+        return currentState();
+      },
+      tryAcquireProbe: () =>
+        this.#session === undefined ||
+        this.#session.tryAcquireProbe(o.halfOpenMaxConcurrent, o.halfOpenPermitTimeout),
+      releaseProbe: () => this.#session?.releaseProbe(),
+    };
+    this.#closed = new ClosedState(this.#host, createWindow(o.window));
+    this.#state = this.#closed;
+    if (o.initialState !== undefined) this.#restore(o.initialState);
+    this.#session = o.store?.connect(o.name, {
+      id: this.#replicaId,
+      applyRemote: (state) => this.#applyRemote(state),
+      reportError: (error) => this.emit('store-error', { error }),
+    });
+  }
+
+  /** The breaker's name. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The current state; an open breaker whose `timeout` has passed reads (and becomes) half-open. */
+  get state(): BreakerState {
+    const state = this.#state;
+    if (state instanceof OpenState && this.#clock.now() >= state.openUntil) {
+      this.#transition(new HalfOpenState(this.#host), 'timeout-elapsed');
+    }
+    return this.#state.kind;
+  }
+
+  /**
+   * Calls `fn({ signal })` when the breaker allows it and returns its result; rejects at once with
+   * {@link BreakerOpenError}, without calling `fn`, when it does not.
+   */
+  fire<T>(fn: (context: FireContext) => T | PromiseLike<T>, options?: FireOptions): Promise<Awaited<T>> {
+    const signal = options?.signal;
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    const state = this.#state;
+    let start = 0;
+    if (state !== this.#closed) {
+      start = this.#clock.now();
+      const rejection = state.acquire(start);
+      if (rejection !== undefined) return this.#reject(rejection);
+    } else if (this.#measure) {
+      start = this.#clock.now();
+    }
+    const round = this.#round;
+    if (signal !== undefined || this.options.callTimeout !== undefined) {
+      return this.#fireGuarded(fn, round, start, signal);
+    }
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(new CallContext());
+    } catch (error) {
+      this.#settleError(round, start, error);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#settleSuccess(round, start);
+        return value;
+      },
+      (error: unknown) => {
+        this.#settleError(round, start, error);
+        throw error;
+      },
+    );
+  }
+
+  /** Returns a function that passes its arguments to `fn` through {@link CircuitBreaker.fire}. */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T>> {
+    return (...args: A) => this.fire(() => fn(...args));
+  }
+
+  /**
+   * Admits one call whose outcome the caller reports on the returned permit, for code that cannot
+   * hand the breaker a function (HTTP middleware, say). Throws {@link BreakerOpenError} when not admitted.
+   */
+  acquire(): CallPermit {
+    const start = this.#clock.now();
+    const rejection = this.#state.acquire(start);
+    if (rejection !== undefined) {
+      this.#countRejection(rejection);
+      throw rejection;
+    }
+    const round = this.#round;
+    let settled = false;
+    return {
+      success: () => {
+        if (settled) return;
+        settled = true;
+        this.#settleSuccess(round, start);
+      },
+      failure: (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.#settleError(round, start, error);
+      },
+      ignore: () => {
+        if (settled) return;
+        settled = true;
+        this.#settleIgnored(round, start, undefined);
+      },
+    };
+  }
+
+  /** Opens the breaker until {@link CircuitBreaker.reset}; emits `open` and `state-change`. */
+  forceOpen(): void {
+    this.#transition(new ForcedOpenState(this.#host), 'force-open');
+  }
+
+  /** Lets every call through and records nothing until {@link CircuitBreaker.reset}. */
+  disable(): void {
+    this.#transition(new DisabledState(), 'disable');
+  }
+
+  /** Closes the breaker and clears every counter and window. */
+  reset(): void {
+    this.#trips = 0;
+    this.#openedAt = null;
+    this.#successes = this.#failures = this.#timeouts = this.#rejections = this.#ignored = this.#stale = 0;
+    this.#close('reset');
+  }
+
+  /** A JSON-serialisable snapshot of the breaker's state and counts. */
+  stats(): BreakerStats {
+    const state = this.state;
+    const now = this.#clock.now();
+    const current = this.#state;
+    const window = this.#closed.window;
+    window?.advance(now);
+    const windowCalls = window?.calls ?? 0;
+    const decided = this.#successes + this.#failures;
+    return {
+      name: this.name,
+      state,
+      round: this.#round,
+      openedAt: this.#openedAt,
+      retryAfterMs: current.retryAfter(now),
+      trips: this.#trips,
+      consecutiveFailures: this.#closed.consecutiveFailures,
+      halfOpen:
+        current instanceof HalfOpenState
+          ? { successes: current.successes, inFlight: current.trials.length }
+          : { successes: 0, inFlight: 0 },
+      failureRate: window !== undefined ? rate(window.failures, windowCalls) : rate(this.#failures, decided),
+      window:
+        window === undefined
+          ? null
+          : {
+              calls: windowCalls,
+              failures: window.failures,
+              slow: window.slow,
+              failureRate: rate(window.failures, windowCalls),
+              slowCallRate: rate(window.slow, windowCalls),
+            },
+      counts: {
+        successes: this.#successes,
+        failures: this.#failures,
+        timeouts: this.#timeouts,
+        rejections: this.#rejections,
+        ignored: this.#ignored,
+        stale: this.#stale,
+      },
+    };
+  }
+
+  /** The state to save and pass back as `initialState`, so a restarted process resumes an open breaker. */
+  toJSON(): BreakerSnapshot {
+    const state = this.#state;
+    return {
+      version: 1,
+      name: this.name,
+      state: state.kind,
+      round: this.#round,
+      openedAt: this.#openedAt,
+      openUntil: state instanceof OpenState ? state.openUntil : null,
+      trips: this.#trips,
+    };
+  }
+
+  /** Clears the breaker's timer, flushes its counts and leaves its store; it keeps working without timers. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#clearOpenTimer();
+    this.#flush();
+    this.#session?.close();
+  }
+
+  protected override onListenerAdded(name: keyof BreakerEvents): void {
+    if (name === 'success' || name === 'failure' || name === 'ignored') this.#measure = true;
+  }
+
+  #fireGuarded<T>(
+    fn: (context: FireContext) => T | PromiseLike<T>,
+    round: number,
+    start: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Awaited<T>> {
+    const callTimeout = this.options.callTimeout;
+    const clock = this.#clock;
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const context = new CallContext();
+      let done = false;
+      let timer: TimerHandle | undefined;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = (): void => {
+        if (!finish()) return;
+        const reason: unknown = signal!.reason;
+        CallContext.abort(context, reason);
+        this.#settleIgnored(round, start, reason);
+        reject(reason);
+      };
+      if (callTimeout !== undefined) {
+        timer = clock.setTimeout(() => {
+          if (!finish()) return;
+          const error = new CallTimeoutError(this.name, callTimeout);
+          CallContext.abort(context, error);
+          this.#settleTimeout(round, start, error);
+          reject(error);
+        }, callTimeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn(context);
+      } catch (error) {
+        if (finish()) {
+          this.#settleError(round, start, error);
+          reject(error);
+        }
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          if (!finish()) return;
+          this.#settleSuccess(round, start);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (!finish()) return;
+          this.#settleError(round, start, error);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #reject(rejection: BreakerOpenError): Promise<never> {
+    this.#countRejection(rejection);
+    return Promise.reject(rejection);
+  }
+
+  #countRejection(rejection: BreakerOpenError): void {
+    this.#rejections++;
+    if (this.listens('reject')) this.emit('reject', { error: rejection });
+  }
+
+  #settleSuccess(round: number, start: number): void {
+    const now = this.#measure ? this.#clock.now() : 0;
+    const durationMs = now - start;
+    const slowAfter = this.options.slowCallDuration;
+    const slow = slowAfter !== undefined && durationMs >= slowAfter;
+    const stale = round !== this.#round;
+    if (stale) this.#stale++;
+    else this.#successes++;
+    if (this.listens('success')) this.emit('success', { durationMs, slow, stale });
+    if (stale || round !== this.#round) return;
+    if (this.#session !== undefined) this.#count(false, slow, now);
+    this.#state.onSuccess(now, slow, start);
+  }
+
+  #settleError(round: number, start: number, error: unknown): void {
+    const isFailure = this.options.isFailure;
+    if (isFailure !== undefined) {
+      let counts = true;
+      try {
+        counts = isFailure(error) !== false;
+      } catch {
+        counts = true;
+      }
+      if (!counts) return this.#settleIgnored(round, start, error);
+    }
+    this.#settleFailure(round, start, error);
+  }
+
+  #settleTimeout(round: number, start: number, error: CallTimeoutError): void {
+    this.#timeouts++;
+    if (this.listens('timeout')) this.emit('timeout', { error, stale: round !== this.#round });
+    this.#settleFailure(round, start, error);
+  }
+
+  #settleFailure(round: number, start: number, error: unknown): void {
+    const now = this.#measure ? this.#clock.now() : 0;
+    const durationMs = now - start;
+    const slowAfter = this.options.slowCallDuration;
+    const slow = slowAfter !== undefined && durationMs >= slowAfter;
+    const stale = round !== this.#round;
+    if (stale) this.#stale++;
+    else this.#failures++;
+    if (this.listens('failure')) this.emit('failure', { error, durationMs, slow, stale });
+    if (stale || round !== this.#round) return;
+    if (this.#session !== undefined) this.#count(true, slow, now);
+    this.#state.onFailure(now, slow, start, error);
+  }
+
+  #settleIgnored(round: number, start: number, error: unknown): void {
+    const stale = round !== this.#round;
+    if (stale) this.#stale++;
+    else this.#ignored++;
+    if (this.listens('ignored')) {
+      const durationMs = this.#measure ? this.#clock.now() - start : 0;
+      this.emit('ignored', { error, durationMs, stale });
+    }
+    if (stale || round !== this.#round) return;
+    this.#state.onIgnore(start);
+  }
+
+  #open(reason: TransitionReason, requestedMs?: number): void {
+    const o = this.options;
+    const now = this.#clock.now();
+    const trips = this.#trips + 1;
+    let duration: number;
+    if (requestedMs !== undefined) {
+      duration = Math.min(requestedMs, o.maxTimeout);
+    } else {
+      duration = Math.min(o.timeout * o.timeoutMultiplier ** (trips - 1), o.maxTimeout);
+      if (o.timeoutJitter > 0) duration *= 1 - o.timeoutJitter * o.random();
+    }
+    duration = Math.round(duration);
+    this.#trips = trips;
+    this.#openedAt = now;
+    this.#transition(new OpenState(this.#host, now, now + duration), reason);
+  }
+
+  #close(reason: TransitionReason): void {
+    this.#trips = 0;
+    this.#closed.consecutiveFailures = 0;
+    this.#closed.window?.reset();
+    this.#transition(this.#closed, reason);
+  }
+
+  #transition(next: State, reason: TransitionReason, remote?: SharedState): void {
+    const from = this.#state.kind;
+    this.#clearOpenTimer();
+    this.#flush();
+    this.#state = next;
+    this.#round = remote === undefined ? this.#round + 1 : remote.round;
+    if (next instanceof OpenState) this.#armOpenTimer(next);
+    const at = this.#clock.now();
+    if (remote === undefined && this.#session !== undefined) {
+      this.#session.publish({ ...this.toJSON(), reason, origin: this.#replicaId });
+    }
+    const event = { from, to: next.kind, reason, at };
+    this.emit('state-change', event);
+    switch (next.kind) {
+      case 'open':
+      case 'forced-open':
+        if (this.listens('open')) {
+          this.emit('open', { ...event, retryAfterMs: next.retryAfter(at), trips: this.#trips });
+        }
+        break;
+      case 'half-open':
+        this.emit('half-open', event);
+        break;
+      case 'closed':
+        this.emit('close', event);
+        break;
+      case 'disabled':
+        break;
+    }
+  }
+
+  #armOpenTimer(state: OpenState): void {
+    if (this.#disposed) return;
+    const delay = Math.max(0, state.openUntil - this.#clock.now());
+    this.#openTimer = this.#clock.setTimeout(
+      () => {
+        this.#openTimer = undefined;
+        if (this.#state === state) this.#transition(new HalfOpenState(this.#host), 'timeout-elapsed');
+      },
+      delay,
+      { unref: true },
+    );
+  }
+
+  #clearOpenTimer(): void {
+    if (this.#openTimer === undefined) return;
+    this.#clock.clearTimeout(this.#openTimer);
+    this.#openTimer = undefined;
+  }
+
+  #count(failure: boolean, slow: boolean, now: number): void {
+    const batch = this.#batch;
+    batch.calls++;
+    if (failure) batch.failures++;
+    if (slow) batch.slow++;
+    if (batch.calls >= FLUSH_CALLS || now - this.#lastFlush >= FLUSH_INTERVAL_MS) this.#flush(now);
+  }
+
+  #flush(now = this.#clock.now()): void {
+    const batch = this.#batch;
+    if (this.#session === undefined || batch.calls === 0) return;
+    this.#batch = { calls: 0, failures: 0, slow: 0 };
+    this.#lastFlush = now;
+    this.#session.report(batch);
+  }
+
+  #restore(snapshot: BreakerSnapshot): void {
+    this.#round = snapshot.round;
+    this.#trips = snapshot.trips;
+    this.#openedAt = snapshot.openedAt;
+    this.#state = this.#stateFrom(snapshot);
+    if (this.#state instanceof OpenState) this.#armOpenTimer(this.#state);
+  }
+
+  #applyRemote(shared: SharedState): void {
+    if (this.#disposed || shared.round <= this.#round) return;
+    this.#trips = shared.trips;
+    this.#openedAt = shared.openedAt;
+    const next = this.#stateFrom(shared);
+    if (next === this.#closed) {
+      this.#closed.consecutiveFailures = 0;
+      this.#closed.window?.reset();
+    }
+    this.#transition(next, 'remote', shared);
+  }
+
+  #stateFrom(snapshot: BreakerSnapshot): State {
+    switch (snapshot.state) {
+      case 'open': {
+        const openedAt = snapshot.openedAt ?? this.#clock.now();
+        return new OpenState(this.#host, openedAt, snapshot.openUntil ?? openedAt + this.options.timeout);
+      }
+      case 'half-open':
+        return new HalfOpenState(this.#host);
+      case 'forced-open':
+        return new ForcedOpenState(this.#host);
+      case 'disabled':
+        return new DisabledState();
+      case 'closed':
+        return this.#closed;
+    }
+  }
+}
+
+function createWindow(window: ResolvedOptions['window']): SlidingWindow | undefined {
+  if (window === undefined) return undefined;
+  return window.type === 'count'
+    ? new CountWindow(window.size)
+    : new TimeWindow(window.duration, window.buckets);
+}
+
+function rate(part: number, whole: number): number {
+  return whole === 0 ? 0 : (part * 100) / whole;
+}

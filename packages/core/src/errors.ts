@@ -1,0 +1,102 @@
+const BRAND = Symbol.for('@breaker/core/error');
+
+type Branded = { [BRAND]?: true; code?: unknown };
+
+/** The state a breaker was in when it turned a call away. */
+export type RejectingState = 'open' | 'half-open' | 'forced-open';
+
+/**
+ * Base of every error Breaker throws. `instanceof` checks a brand, not the prototype,
+ * so it holds even when two copies of the package are loaded.
+ */
+export class BreakerError extends Error {
+  /** The stable code of this error class; `undefined` on the base class. */
+  static readonly code: string | undefined = undefined;
+  /** A stable, machine-readable code, such as `BREAKER_OPEN`. */
+  readonly code: string;
+  declare readonly [BRAND]: true;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || (value as Branded)[BRAND] !== true) {
+      return false;
+    }
+    const code = (this as { code?: string }).code;
+    return code === undefined || (value as Branded).code === code;
+  }
+}
+
+/** Thrown, without calling the guarded function, while a breaker is open or has no free trial permit. */
+export class BreakerOpenError extends BreakerError {
+  static override readonly code = 'BREAKER_OPEN';
+  override readonly name = 'BreakerOpenError';
+  /** Name of the breaker that rejected the call. */
+  readonly breaker: string;
+  /** Milliseconds until the breaker lets a trial call through; 0 when only the trial permits are busy. */
+  readonly retryAfterMs: number;
+  /** The state that rejected the call. */
+  readonly state: RejectingState;
+
+  constructor(breaker: string, state: RejectingState, retryAfterMs: number) {
+    super(BreakerOpenError.code, describeRejection(breaker, state, retryAfterMs));
+    this.breaker = breaker;
+    this.state = state;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+function describeRejection(breaker: string, state: RejectingState, retryAfterMs: number): string {
+  if (state === 'half-open') {
+    return `Circuit breaker "${breaker}" is half-open and its trial calls are all in use`;
+  }
+  const retry = `retry in ${Math.ceil(retryAfterMs / 1000)} s`;
+  return state === 'forced-open'
+    ? `Circuit breaker "${breaker}" is forced open; ${retry} at the earliest`
+    : `Circuit breaker "${breaker}" is open; ${retry}`;
+}
+
+/** Rejects a call that did not settle within `callTimeout`; the call's signal is aborted with it. */
+export class CallTimeoutError extends BreakerError {
+  static override readonly code = 'BREAKER_TIMEOUT';
+  override readonly name = 'CallTimeoutError';
+  /** Name of the breaker whose deadline passed. */
+  readonly breaker: string;
+  /** The deadline that passed, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(breaker: string, timeoutMs: number) {
+    super(CallTimeoutError.code, `Call through circuit breaker "${breaker}" timed out after ${timeoutMs} ms`);
+    this.breaker = breaker;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Thrown at construction when an option is missing its mark; it is a `TypeError`. */
+export class InvalidOptionError extends TypeError {
+  static readonly code = 'BREAKER_INVALID_OPTION';
+  readonly code = InvalidOptionError.code;
+  override readonly name = 'InvalidOptionError';
+  /** Dotted path of the offending option, such as `window.size`. */
+  readonly option: string;
+  declare readonly [BRAND]: true;
+
+  constructor(option: string, message: string) {
+    super(message);
+    this.option = option;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Branded)[BRAND] === true &&
+      (value as Branded).code === InvalidOptionError.code
+    );
+  }
+}

@@ -1,0 +1,127 @@
+import { CircuitBreaker } from './CircuitBreaker.js';
+import { Emitter } from './events.js';
+import { InvalidOptionError } from './errors.js';
+import { describe, resolveOptions, type BreakerOptions } from './options.js';
+
+/** Options of {@link BreakerRegistry}. */
+export interface RegistryOptions {
+  /** Options every breaker starts from. */
+  defaults?: Omit<BreakerOptions, 'name' | 'initialState'>;
+  /** Options for particular names, laid over `defaults`. */
+  overrides?: Record<string, Omit<BreakerOptions, 'name'>>;
+  /** Most breakers kept; the least recently used closed one goes first (default 1000). */
+  maxSize?: number;
+}
+
+/** Events of a {@link BreakerRegistry}. */
+export interface RegistryEvents {
+  add: { breaker: CircuitBreaker };
+  evict: { breaker: CircuitBreaker };
+}
+
+export const DEFAULT_REGISTRY_MAX_SIZE = 1_000;
+
+/**
+ * Named breakers, created on first use from shared defaults. Pass one registry around to share
+ * breakers between routes, metrics and the dashboard; there is no global one.
+ */
+export class BreakerRegistry extends Emitter<RegistryEvents> {
+  readonly maxSize: number;
+  readonly #defaults: RegistryOptions['defaults'];
+  readonly #overrides: NonNullable<RegistryOptions['overrides']>;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+
+  constructor(options: RegistryOptions = {}) {
+    super();
+    const { defaults, overrides = {}, maxSize = DEFAULT_REGISTRY_MAX_SIZE, ...rest } = options;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) {
+      throw new InvalidOptionError(
+        unknown,
+        `Unknown BreakerRegistry option "${unknown}". Known options: defaults, overrides, maxSize.`,
+      );
+    }
+    if (!Number.isInteger(maxSize) || maxSize < 1) {
+      throw new InvalidOptionError(
+        'maxSize',
+        `Invalid BreakerRegistry option "maxSize": expected a whole number of at least 1; received ${describe(maxSize)}.`,
+      );
+    }
+    // Check the shared options once, here, rather than on the first request that needs them.
+    resolveOptions(defaults, 'BreakerRegistry defaults');
+    for (const [name, options] of Object.entries(overrides)) {
+      resolveOptions({ ...defaults, ...options, name }, `BreakerRegistry overrides["${name}"]`);
+    }
+    this.maxSize = maxSize;
+    this.#defaults = defaults;
+    this.#overrides = overrides;
+  }
+
+  /** The breaker named `name`, made on first use from the defaults, the name's overrides and `options`. */
+  get(name: string, options?: Omit<BreakerOptions, 'name'>): CircuitBreaker {
+    const breakers = this.#breakers;
+    const existing = breakers.get(name);
+    if (existing !== undefined) {
+      // Re-inserting keeps the map in least-recently-used order.
+      breakers.delete(name);
+      breakers.set(name, existing);
+      return existing;
+    }
+    const breaker = new CircuitBreaker({ ...this.#defaults, ...this.#overrides[name], ...options, name });
+    breakers.set(name, breaker);
+    this.emit('add', { breaker });
+    if (breakers.size > this.maxSize) this.#evict();
+    return breaker;
+  }
+
+  /** The breaker named `name`, if the registry holds one; does not count as a use. */
+  peek(name: string): CircuitBreaker | undefined {
+    return this.#breakers.get(name);
+  }
+
+  /** Whether a breaker named `name` is held. */
+  has(name: string): boolean {
+    return this.#breakers.has(name);
+  }
+
+  /** Removes and disposes the breaker named `name`. */
+  delete(name: string): boolean {
+    const breaker = this.#breakers.get(name);
+    if (breaker === undefined) return false;
+    this.#breakers.delete(name);
+    breaker.dispose();
+    return true;
+  }
+
+  /** How many breakers are held. */
+  get size(): number {
+    return this.#breakers.size;
+  }
+
+  /** Every breaker, least recently used first. */
+  list(): CircuitBreaker[] {
+    return [...this.#breakers.values()];
+  }
+
+  [Symbol.iterator](): IterableIterator<CircuitBreaker> {
+    return this.#breakers.values();
+  }
+
+  /** Disposes and forgets every breaker. */
+  dispose(): void {
+    for (const breaker of this.#breakers.values()) breaker.dispose();
+    this.#breakers.clear();
+  }
+
+  #evict(): void {
+    for (const [name, breaker] of this.#breakers) {
+      if (this.#breakers.size <= this.maxSize) return;
+      // An open breaker is protecting an upstream; forgetting it would let traffic through.
+      const state = breaker.state;
+      if (state === 'open' || state === 'half-open' || state === 'forced-open') continue;
+      this.#breakers.delete(name);
+      breaker.dispose();
+      this.emit('evict', { breaker });
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export type { SlidingWindow, WindowCounts } from './SlidingWindow.js';
+export { CountWindow } from './CountWindow.js';
+export { TimeWindow } from './TimeWindow.js';

@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const core = fileURLToPath(new URL('./packages/core/src/', import.meta.url));
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'core',
+          root: './packages/core',
+          include: ['src/**/*.test.ts'],
+        },
+      },
+      {
+        resolve: {
+          alias: [
+            { find: /^@breaker\/core\/testing$/, replacement: `${core}testing.ts` },
+            { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
+          ],
+        },
+        test: {
+          name: 'integration',
+          root: './test',
+          include: ['**/*.test.ts'],
+          exclude: ['bench/**', '**/node_modules/**'],
+        },
+      },
+    ],
+  },
+});
