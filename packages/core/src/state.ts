@@ -58,7 +58,8 @@ export class ClosedState implements State {
     const window = this.window;
     if (window !== undefined) {
       window.record(false, slow, now);
-      if (slow) this.#checkRates();
+      // A success can still leave the rate at the threshold once minimumCalls is reached.
+      this.#checkRates();
     }
   }
 
