@@ -89,6 +89,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       releaseProbe: () => this.#session?.releaseProbe(),
     };
     this.#closed = new ClosedState(this.#host, createWindow(o.window));
+    if (o.store !== undefined) this.#lastFlush = this.#clock.now();
     this.#state = this.#closed;
     if (o.initialState !== undefined) this.#restore(o.initialState);
     this.#session = o.store?.connect(o.name, {
