@@ -104,6 +104,8 @@ export class MemoryStore implements StateStore {
         if (closed) return;
         if (current.state !== undefined && current.state.round >= state.round) return;
         current.state = state;
+        // Trial permits belong to the round that granted them.
+        current.probes = [];
         for (const other of current.replicas) {
           if (other !== replica) queueMicrotask(() => other.applyRemote(state));
         }
