@@ -13,13 +13,18 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const args = process.argv.slice(2);
 const majors = args.length > 0 ? args : ['22', '24'];
 
+// Settings that pnpm hands its scripts as npm_config_* variables and npm does not know: npx would
+// print an "Unknown env config" warning for each one on every call.
+const pnpmOnly = /^npm_config_(verify_deps_before_run|npm_globalconfig|_jsr_registry)$/i;
+const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !pnpmOnly.test(key)));
+
 // `npx -y -p node@22 node ...` puts that package's `node` first on PATH for the command it runs.
 function nodeAt(major, nodeArgs, stdio) {
   return spawnSync('npx', ['-y', '-p', `node@${major}`, 'node', ...nodeArgs], {
     cwd: root,
     stdio,
     encoding: 'utf8',
-    env: process.env,
+    env,
   });
 }
 
