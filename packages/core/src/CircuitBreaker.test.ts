@@ -465,6 +465,19 @@ describe('open duration', () => {
   });
 });
 
+describe('nested breakers', () => {
+  it("an inner breaker's rejection is an ordinary failure for the outer one", async () => {
+    const clock = new ManualClock();
+    const inner = new CircuitBreaker({ clock, name: 'inner', failureThreshold: 1, timeout: 60_000 });
+    const outer = new CircuitBreaker({ clock, name: 'outer', failureThreshold: 3 });
+    await inner.fire(() => Promise.reject(new Error('down'))).catch(() => {});
+    const error = await outer.fire(() => inner.fire(() => 'x')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BreakerOpenError);
+    expect(outer.state).toBe('closed');
+    expect(outer.stats().consecutiveFailures).toBe(1);
+  });
+});
+
 describe('manual control', () => {
   it('forceOpen rejects until reset and emits open and state-change', async () => {
     const { breaker, clock } = setup({ timeout: 1_000 });
@@ -567,6 +580,17 @@ describe('events', () => {
     } finally {
       emitWarning.mockRestore();
     }
+  });
+
+  it('a listener added while a call is in flight sees a duration of 0, not the clock time', async () => {
+    const { breaker } = setup();
+    const call = deferred();
+    const result = breaker.fire(() => call.promise);
+    const durations: number[] = [];
+    breaker.on('success', (event) => durations.push(event.durationMs));
+    call.resolve('ok');
+    await result;
+    expect(durations).toEqual([0]);
   });
 
   it('on returns a function that removes the listener', async () => {

@@ -94,6 +94,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (o.initialState !== undefined) this.#restore(o.initialState);
     this.#session = o.store?.connect(o.name, {
       id: this.#replicaId,
+      options: o,
       applyRemote: (state) => this.#applyRemote(state),
       reportError: (error) => this.emit('store-error', { error }),
     });
@@ -121,7 +122,8 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const signal = options?.signal;
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     const state = this.#state;
-    let start = 0;
+    // NaN marks a call whose start was not timed; it then reports a duration of 0.
+    let start = Number.NaN;
     if (state !== this.#closed) {
       start = this.#clock.now();
       const rejection = state.acquire(start);
@@ -194,7 +196,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.#transition(new ForcedOpenState(this.#host), 'force-open');
   }
 
-  /** Lets every call through and records nothing until {@link CircuitBreaker.reset}. */
+  /** Lets every call through and never changes state until {@link CircuitBreaker.reset}; `stats().counts` still count. */
   disable(): void {
     this.#transition(new DisabledState(), 'disable');
   }
@@ -350,7 +352,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #settleSuccess(round: number, start: number): void {
     const now = this.#measure ? this.#clock.now() : 0;
-    const durationMs = now - start;
+    const durationMs = elapsed(start, now);
     const slowAfter = this.options.slowCallDuration;
     const slow = slowAfter !== undefined && durationMs >= slowAfter;
     const stale = round !== this.#round;
@@ -384,7 +386,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #settleFailure(round: number, start: number, error: unknown): void {
     const now = this.#measure ? this.#clock.now() : 0;
-    const durationMs = now - start;
+    const durationMs = elapsed(start, now);
     const slowAfter = this.options.slowCallDuration;
     const slow = slowAfter !== undefined && durationMs >= slowAfter;
     const stale = round !== this.#round;
@@ -401,7 +403,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (stale) this.#stale++;
     else this.#ignored++;
     if (this.listens('ignored')) {
-      const durationMs = this.#measure ? this.#clock.now() - start : 0;
+      const durationMs = this.#measure ? elapsed(start, this.#clock.now()) : 0;
       this.emit('ignored', { error, durationMs, stale });
     }
     if (stale || round !== this.#round) return;
@@ -541,6 +543,10 @@ function createWindow(window: ResolvedOptions['window']): SlidingWindow | undefi
   return window.type === 'count'
     ? new CountWindow(window.size)
     : new TimeWindow(window.duration, window.buckets);
+}
+
+function elapsed(start: number, now: number): number {
+  return Number.isNaN(start) ? 0 : now - start;
 }
 
 function rate(part: number, whole: number): number {

@@ -37,7 +37,10 @@ export class BreakerOpenError extends BreakerError {
   override readonly name = 'BreakerOpenError';
   /** Name of the breaker that rejected the call. */
   readonly breaker: string;
-  /** Milliseconds until the breaker lets a trial call through; 0 when only the trial permits are busy. */
+  /**
+   * Milliseconds until the breaker lets a trial call through; 0 when only the trial permits are busy.
+   * A forced-open breaker has no such time and gives its `timeout` as a hint for clients.
+   */
   readonly retryAfterMs: number;
   /** The state that rejected the call. */
   readonly state: RejectingState;
@@ -54,10 +57,8 @@ function describeRejection(breaker: string, state: RejectingState, retryAfterMs:
   if (state === 'half-open') {
     return `Circuit breaker "${breaker}" is half-open and its trial calls are all in use`;
   }
-  const retry = `retry in ${Math.ceil(retryAfterMs / 1000)} s`;
-  return state === 'forced-open'
-    ? `Circuit breaker "${breaker}" is forced open; ${retry} at the earliest`
-    : `Circuit breaker "${breaker}" is open; ${retry}`;
+  if (state === 'forced-open') return `Circuit breaker "${breaker}" is forced open until it is reset`;
+  return `Circuit breaker "${breaker}" is open; retry in ${Math.ceil(retryAfterMs / 1000)} s`;
 }
 
 /** Rejects a call that did not settle within `callTimeout`; the call's signal is aborted with it. */

@@ -14,8 +14,7 @@ export type TransitionReason =
   | 'force-open'
   | 'disable'
   | 'reset'
-  | 'remote'
-  | 'restore';
+  | 'remote';
 
 /** Payload of `state-change`. */
 export interface StateChangeEvent {

@@ -57,7 +57,10 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     this.#overrides = overrides;
   }
 
-  /** The breaker named `name`, made on first use from the defaults, the name's overrides and `options`. */
+  /**
+   * The breaker named `name`, made on first use from the defaults, the name's overrides and `options`;
+   * once it exists, `options` are not looked at again.
+   */
   get(name: string, options?: Omit<BreakerOptions, 'name'>): CircuitBreaker {
     const breakers = this.#breakers;
     const existing = breakers.get(name);

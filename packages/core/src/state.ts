@@ -1,4 +1,4 @@
-import { BreakerOpenError } from './errors.js';
+import { BreakerError, BreakerOpenError } from './errors.js';
 import type { TransitionReason } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import type { SlidingWindow } from './windows/index.js';
@@ -32,9 +32,12 @@ export interface State {
   retryAfter(now: number): number;
 }
 
-/** The duration an error asks the breaker to stay open for, if it carries one. */
+/**
+ * The duration an error asks the breaker to stay open for, if it carries a `retryAfterMs`.
+ * Breaker's own errors never do: an inner breaker's rejection is an ordinary failure here.
+ */
 export function requestedOpenTime(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
+  if (typeof error !== 'object' || error === null || error instanceof BreakerError) return undefined;
   const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
   return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : undefined;
 }

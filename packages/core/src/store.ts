@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { TransitionReason } from './events.js';
+import type { ResolvedOptions } from './options.js';
 import type { BreakerSnapshot } from './snapshot.js';
 
 /** A breaker's state as replicas share it: a snapshot plus why and where it changed. */
@@ -21,6 +22,8 @@ export interface OutcomeBatch {
 export interface StoreReplica {
   /** A unique id for this breaker instance. */
   readonly id: string;
+  /** The breaker's options, for a store that applies thresholds fleet-wide. */
+  readonly options: ResolvedOptions;
   /** A state decided elsewhere; the breaker adopts it when its round is newer than its own. */
   applyRemote(state: SharedState): void;
   /** The store failed to reach its backend; the breaker keeps working on local state. */
