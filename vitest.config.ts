@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const core = fileURLToPath(new URL('./packages/core/src/', import.meta.url));
+const packages = fileURLToPath(new URL('./packages/', import.meta.url));
 
 export default defineConfig({
   test: {
@@ -17,7 +18,9 @@ export default defineConfig({
         resolve: {
           alias: [
             { find: /^@breaker\/core\/testing$/, replacement: `${core}testing.ts` },
+            { find: /^@breaker\/core\/http$/, replacement: `${core}http/index.ts` },
             { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
+            { find: /^@breaker\/(express|koa)$/, replacement: `${packages}$1/src/index.ts` },
           ],
         },
         test: {

@@ -28,7 +28,10 @@ export interface FireOptions {
 export interface CallPermit {
   /** The call succeeded. */
   success(): void;
-  /** The call failed; `isFailure` is consulted, so an error it turns down counts neither way. */
+  /**
+   * The call failed; `isFailure` is consulted, so an error it turns down counts neither way.
+   * A `CallTimeoutError` always counts, and emits `timeout`.
+   */
   failure(error?: unknown): void;
   /** The call ended without telling anything about the upstream (a client hung up, say); gives the trial permit back. */
   ignore(): void;
@@ -181,7 +184,8 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       failure: (error?: unknown) => {
         if (settled) return;
         settled = true;
-        this.#settleError(round, start, error);
+        if (error instanceof CallTimeoutError) this.#settleTimeout(round, start, error);
+        else this.#settleError(round, start, error);
       },
       ignore: () => {
         if (settled) return;

@@ -234,6 +234,7 @@ const KNOWN_KEYS = Object.keys(optionsSchema.shape);
 export function resolveOptions(
   options: BreakerOptions | undefined,
   context = 'CircuitBreaker',
+  extraKeys: readonly string[] = [],
 ): ResolvedOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new InvalidOptionError(
@@ -242,7 +243,8 @@ export function resolveOptions(
     );
   }
   const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw toOptionError(parsed.error, options ?? {}, context);
+  if (!parsed.success)
+    throw toOptionError(parsed.error, options ?? {}, context, [...KNOWN_KEYS, ...extraKeys]);
   const o = parsed.data;
 
   const rateRule = o.failureRateThreshold !== undefined || o.slowCallRateThreshold !== undefined;
@@ -308,16 +310,21 @@ function resolveWindow(
   return { type: 'time', duration: window.duration, buckets: window.buckets ?? DEFAULT_TIME_WINDOW_BUCKETS };
 }
 
-function toOptionError(error: z.ZodError, input: object, context: string): InvalidOptionError {
+function toOptionError(
+  error: z.ZodError,
+  input: object,
+  context: string,
+  knownKeys: readonly string[],
+): InvalidOptionError {
   const issue = error.issues[0];
   if (issue === undefined) return new InvalidOptionError('options', `${context} options are invalid.`);
   if (issue.code === 'unrecognized_keys') {
     const prefix = issue.path.map(String);
     const key = issue.keys[0] ?? '';
     const option = [...prefix, key].join('.');
-    const hint = prefix.length === 0 ? suggest(key) : undefined;
+    const hint = prefix.length === 0 ? suggest(key, knownKeys) : undefined;
     const allowed =
-      prefix.length === 0 ? `Known options: ${KNOWN_KEYS.join(', ')}.` : 'Check the option`s documentation.';
+      prefix.length === 0 ? `Known options: ${knownKeys.join(', ')}.` : 'Check the option`s documentation.';
     return new InvalidOptionError(
       option,
       `Unknown ${context} option "${option}".${hint === undefined ? '' : ` Did you mean ${hint}?`} ${allowed}`,
@@ -334,12 +341,12 @@ function invalid(context: string, option: string, allowed: string, received: unk
   );
 }
 
-function suggest(key: string): string | undefined {
+function suggest(key: string, knownKeys: readonly string[]): string | undefined {
   const foreign = FOREIGN_NAMES[key];
   if (foreign !== undefined) return foreign;
   let best: string | undefined;
   let bestDistance = 3;
-  for (const known of KNOWN_KEYS) {
+  for (const known of knownKeys) {
     const distance = editDistance(key.toLowerCase(), known.toLowerCase());
     if (distance < bestDistance) {
       best = known;

@@ -1,0 +1,214 @@
+import type { ServerResponse } from 'node:http';
+import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
+import { BreakerOpenError, CallTimeoutError } from '../errors.js';
+import type { TimerHandle } from '../clock.js';
+import type { FallbackReason, HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
+import { resolveHttpOptions } from './options.js';
+
+const ANSWERED = Symbol.for('@breaker/core/answered');
+
+/** Marks a response as a breaker's own rejection, so an outer breaker does not count it. */
+export function markBreakerAnswer(res: ServerResponse): void {
+  (res as unknown as Record<symbol, boolean>)[ANSWERED] = true;
+}
+
+/** Whether a breaker answered this response in the handler's place. */
+export function isBreakerAnswer(res: ServerResponse): boolean {
+  return (res as unknown as Record<symbol, boolean>)[ANSWERED] === true;
+}
+
+/** A request turned away, and why. */
+export interface Rejection {
+  breaker: CircuitBreaker;
+  error: BreakerOpenError;
+  reason: Extract<FallbackReason, 'open' | 'half-open-busy'>;
+}
+
+/**
+ * The per-request logic every HTTP adapter shares: picks the breaker, admits or rejects, runs the
+ * deadline, and records one outcome per request. Adapters only read requests and write responses.
+ */
+export class HttpGuard<Req> {
+  readonly options: ResolvedHttpOptions<Req>;
+
+  constructor(options: (HttpBreakerOptions<Req> & { fallback?: unknown }) | undefined, context: string) {
+    this.options = resolveHttpOptions(options, context);
+  }
+
+  /** The breaker for this request. */
+  breakerFor(request: Req): CircuitBreaker {
+    const { name, key, registry, breakerOptions } = this.options;
+    const breakerName = key === undefined ? name : `${name}:${String(key(request))}`;
+    return registry.get(breakerName, breakerOptions);
+  }
+
+  /** Admits the request as a {@link RequestCall}, or returns why it was turned away. */
+  enter(request: Req): RequestCall | Rejection {
+    const breaker = this.breakerFor(request);
+    let permit: CallPermit;
+    try {
+      permit = breaker.acquire();
+    } catch (error) {
+      if (!(error instanceof BreakerOpenError)) throw error;
+      return { breaker, error, reason: error.state === 'half-open' ? 'half-open-busy' : 'open' };
+    }
+    return new RequestCall(breaker, permit, this.options.isFailure);
+  }
+}
+
+/** One admitted request: its signal, its deadline and its single outcome. */
+export class RequestCall {
+  readonly breaker: CircuitBreaker;
+  readonly #permit: CallPermit;
+  readonly #isFailure: (outcome: HttpOutcome) => boolean;
+  readonly #start: number;
+  readonly #controller = new AbortController();
+  #timer: TimerHandle | undefined;
+  #settled = false;
+
+  constructor(breaker: CircuitBreaker, permit: CallPermit, isFailure: (outcome: HttpOutcome) => boolean) {
+    this.breaker = breaker;
+    this.#permit = permit;
+    this.#isFailure = isFailure;
+    this.#start = breaker.options.clock.now();
+  }
+
+  /** Aborted when the deadline passes or the client hangs up; hand it to outbound calls. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the outcome is recorded. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Starts the `callTimeout` deadline, if the breaker has one; `onTimeout` answers the client. */
+  startDeadline(onTimeout: (error: CallTimeoutError) => void): void {
+    const { callTimeout, clock } = this.breaker.options;
+    if (callTimeout === undefined) return;
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#settled) return;
+      const error = new CallTimeoutError(this.breaker.name, callTimeout);
+      this.#settle();
+      this.#permit.failure(error);
+      this.#controller.abort(error);
+      onTimeout(error);
+    }, callTimeout);
+  }
+
+  /**
+   * Records the request's outcome from the status sent (or the error thrown) and tells whether it
+   * counted as a failure; later calls do nothing and return `false`.
+   */
+  finish(status: number, error?: unknown, answeredByBreaker = false): boolean {
+    if (this.#settled) return false;
+    this.#settle();
+    // Another breaker's rejection says nothing about this route's upstream.
+    if (answeredByBreaker) {
+      this.#permit.ignore();
+      return false;
+    }
+    const durationMs = this.breaker.options.clock.now() - this.#start;
+    let failed: boolean;
+    try {
+      failed = this.#isFailure({ status, error, durationMs });
+    } catch {
+      failed = status >= 500;
+    }
+    if (failed) this.#permit.failure(error ?? new HttpStatusError(status));
+    else this.#permit.success();
+    return failed;
+  }
+
+  /** The client went away before the answer: neither success nor failure, and the permit goes back. */
+  hangUp(): void {
+    if (this.#settled) return;
+    this.#settle();
+    this.#permit.ignore();
+    this.#controller.abort(new ClientClosedError());
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    if (this.#timer !== undefined) {
+      this.breaker.options.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/** Stands for a failing status when the framework shows no error. */
+export class HttpStatusError extends Error {
+  override readonly name = 'HttpStatusError';
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`The handler answered ${status}`);
+    this.status = status;
+  }
+}
+
+/** The reason a request's signal aborts when the client hangs up. */
+export class ClientClosedError extends Error {
+  override readonly name = 'AbortError';
+  readonly code = 'BREAKER_CLIENT_CLOSED';
+
+  constructor() {
+    super('The client closed the connection before the answer');
+  }
+}
+
+/**
+ * Watches a response: `finish` records the status, a close before it counts as a hang-up.
+ * Returns nothing to clean up: both listeners go once either fires.
+ */
+export function observeResponse(res: ServerResponse, call: RequestCall, error: () => unknown): void {
+  const onFinish = (): void => {
+    res.off('close', onClose);
+    call.finish(res.statusCode, error(), isBreakerAnswer(res));
+  };
+  const onClose = (): void => {
+    res.off('finish', onFinish);
+    if (res.writableFinished) call.finish(res.statusCode, error(), isBreakerAnswer(res));
+    else call.hangUp();
+  };
+  res.once('finish', onFinish);
+  res.once('close', onClose);
+}
+
+const LOCKED = [
+  'writeHead',
+  'setHeader',
+  'appendHeader',
+  'removeHeader',
+  'flushHeaders',
+  'write',
+  'end',
+] as const;
+
+/**
+ * Prepares to take a response away from a handler that missed its deadline: after the returned
+ * `lock()`, its writes and header changes are dropped instead of throwing or sending twice.
+ * Until then (while the breaker writes its own answer) the response works as usual.
+ */
+export function lockResponse(res: ServerResponse): () => void {
+  let open = true;
+  // A write after the end emits 'error' on the response; with no listener that would crash the process.
+  res.on('error', () => {});
+  const target = res as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of LOCKED) {
+    const original = target[method];
+    if (typeof original !== 'function') continue;
+    target[method] = function (this: ServerResponse, ...args: unknown[]) {
+      if (open) return original.apply(this, args);
+      const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      if (method === 'end' && callback !== undefined) queueMicrotask(callback);
+      return method === 'write' ? true : this;
+    };
+  }
+  return () => {
+    open = false;
+  };
+}

@@ -1,0 +1,29 @@
+export {
+  ClientClosedError,
+  HttpGuard,
+  HttpStatusError,
+  RequestCall,
+  isBreakerAnswer,
+  lockResponse,
+  markBreakerAnswer,
+  observeResponse,
+  type Rejection,
+} from './guard.js';
+export {
+  defaultIsHttpFailure,
+  resolveHttpOptions,
+  type FallbackInfo,
+  type FallbackReason,
+  type HttpBreakerOptions,
+  type HttpOutcome,
+  type ResolvedHttpOptions,
+} from './options.js';
+export {
+  openAnswer,
+  timeoutAnswer,
+  toHttpError,
+  type HttpAnswer,
+  type HttpBreakerOpenError,
+  type ProblemDetails,
+} from './problem.js';
+export { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';

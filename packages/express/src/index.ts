@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  HttpGuard,
+  RequestCall,
+  lockResponse,
+  markBreakerAnswer,
+  observeResponse,
+  openAnswer,
+  timeoutAnswer,
+  toHttpError,
+  type FallbackInfo,
+  type HttpAnswer,
+  type HttpBreakerOptions,
+} from '@breaker/core/http';
+
+/** What the middleware puts on `req.breaker` for the handler. */
+export interface RequestBreaker {
+  /** Name of the breaker guarding this request. */
+  name: string;
+  /** Aborted at `callTimeout` or when the client hangs up: pass it to `fetch` and friends. */
+  signal: AbortSignal;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `@breaker/express` on requests it admits. */
+      breaker?: RequestBreaker;
+    }
+  }
+}
+
+/** Answers in the handler's place: while open, while trial calls are busy, at the deadline. */
+export type ExpressFallback<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> = (req: Req, res: Res, info: FallbackInfo) => unknown;
+
+/** Options of {@link circuitBreaker}: the breaker's own, plus how to read requests and answer. */
+export interface ExpressBreakerOptions<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> extends HttpBreakerOptions<Req> {
+  /** Answers instead of the 503 or 504 problem; if it throws, the problem answer goes out. */
+  fallback?: ExpressFallback<Req, Res>;
+}
+
+/** An Express 4 or 5 middleware. */
+export type ExpressMiddleware<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> = (req: Req, res: Res, next: (error?: unknown) => void) => void;
+
+/**
+ * Guards the routes behind it with a circuit breaker (one per `key`). While open it answers
+ * `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`, without calling the handler.
+ */
+export function circuitBreaker<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+>(options?: ExpressBreakerOptions<Req, Res>): ExpressMiddleware<Req, Res> {
+  const guard = new HttpGuard<Req>(options, 'circuitBreaker() from @breaker/express');
+  const fallback = options?.fallback;
+  const passErrors = guard.options.onReject === 'error';
+
+  return function circuitBreakerMiddleware(req, res, next) {
+    const entry = guard.enter(req);
+    if (!(entry instanceof RequestCall)) {
+      if (passErrors) return next(toHttpError(entry.error));
+      markBreakerAnswer(res);
+      const answer = openAnswer(entry.error);
+      if (fallback === undefined) return send(res, answer);
+      const info = {
+        reason: entry.reason,
+        breaker: entry.breaker.name,
+        retryAfterMs: entry.error.retryAfterMs,
+        error: entry.error,
+      };
+      void runFallback(() => fallback(req, res, info), res, answer);
+      return;
+    }
+    const call = entry;
+    (req as { breaker?: RequestBreaker }).breaker = { name: call.breaker.name, signal: call.signal };
+    observeResponse(res, call, () => undefined);
+    call.startDeadline((error) => {
+      // Once the answer has begun it is the handler's to finish; the breaker has counted the failure.
+      if (res.headersSent) return;
+      const lock = lockResponse(res);
+      const answer = timeoutAnswer(error);
+      if (fallback === undefined) {
+        send(res, answer);
+        lock();
+        return;
+      }
+      const info: FallbackInfo = { reason: 'timeout', breaker: call.breaker.name, retryAfterMs: 0, error };
+      void runFallback(() => fallback(req, res, info), res, answer).finally(lock);
+    });
+    next();
+  };
+}
+
+async function runFallback(fallback: () => unknown, res: ServerResponse, answer: HttpAnswer): Promise<void> {
+  try {
+    await fallback();
+  } catch {
+    send(res, answer);
+  }
+}
+
+function send(res: ServerResponse, answer: HttpAnswer): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  res.writeHead(answer.status, answer.headers).end(answer.body);
+}
+
+export type { FallbackInfo, FallbackReason, HttpOutcome, ProblemDetails } from '@breaker/core/http';

@@ -1,0 +1,125 @@
+import type { Context, Middleware, Next } from 'koa';
+import type { CallTimeoutError } from '@breaker/core';
+import {
+  HttpGuard,
+  RequestCall,
+  lockResponse,
+  markBreakerAnswer,
+  observeResponse,
+  openAnswer,
+  timeoutAnswer,
+  toHttpError,
+  type FallbackInfo,
+  type HttpAnswer,
+  type HttpBreakerOptions,
+} from '@breaker/core/http';
+
+/** What the middleware puts on `ctx.state.breaker` for the handler. */
+export interface RequestBreaker {
+  /** Name of the breaker guarding this request. */
+  name: string;
+  /** Aborted at `callTimeout` or when the client hangs up: pass it to `fetch` and friends. */
+  signal: AbortSignal;
+}
+
+/** Answers in the handler's place: while open, while trial calls are busy, at the deadline, or on an error. */
+export type KoaFallback = (ctx: Context, info: FallbackInfo) => unknown;
+
+/** Options of {@link circuitBreaker}: the breaker's own, plus how to read requests and answer. */
+export interface KoaBreakerOptions extends HttpBreakerOptions<Context> {
+  /** Answers instead of the 503 or 504 problem, or of a failing handler's error; if it throws, the problem answer goes out. */
+  fallback?: KoaFallback;
+}
+
+/**
+ * Guards the middleware downstream with a circuit breaker (one per `key`). While open it answers
+ * `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`, without calling `next`.
+ */
+export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
+  const guard = new HttpGuard<Context>(options, 'circuitBreaker() from @breaker/koa');
+  const fallback = options?.fallback;
+  const passErrors = guard.options.onReject === 'error';
+
+  return async function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
+    const entry = guard.enter(ctx);
+    if (!(entry instanceof RequestCall)) {
+      if (passErrors) throw toHttpError(entry.error);
+      markBreakerAnswer(ctx.res);
+      const answer = openAnswer(entry.error);
+      if (fallback === undefined) return respond(ctx, answer);
+      const info = {
+        reason: entry.reason,
+        breaker: entry.breaker.name,
+        retryAfterMs: entry.error.retryAfterMs,
+        error: entry.error,
+      };
+      return runFallback(ctx, fallback, info, () => respond(ctx, answer));
+    }
+    const call = entry;
+    ctx.state.breaker = { name: call.breaker.name, signal: call.signal } satisfies RequestBreaker;
+    let thrown: unknown;
+    observeResponse(ctx.res, call, () => thrown);
+    let timedOut!: (error: CallTimeoutError) => void;
+    const deadline = new Promise<CallTimeoutError>((resolve) => (timedOut = resolve));
+    call.startDeadline(timedOut);
+    const downstream = next();
+    let timeout: CallTimeoutError | undefined;
+    try {
+      timeout = await Promise.race([downstream.then(() => undefined), deadline]);
+    } catch (error) {
+      thrown = error;
+      const failed = call.finish(statusOf(error), error);
+      if (fallback === undefined || ctx.headerSent || !failed) throw error;
+      // The error is answered here, but the app still hears of it, as Koa reports any error.
+      ctx.app.emit('error', error, ctx);
+      const info: FallbackInfo = { reason: 'error', breaker: call.breaker.name, retryAfterMs: 0, error };
+      // A fallback that fails too leaves the error to Koa's own handling.
+      return runFallback(ctx, fallback, info, () => {
+        throw error;
+      });
+    }
+    if (timeout === undefined) return;
+    // The handler runs on; what it does later must neither throw nor reach the client.
+    downstream.catch(() => {});
+    if (ctx.headerSent) return;
+    ctx.res.once('finish', lockResponse(ctx.res));
+    const answer = timeoutAnswer(timeout);
+    if (fallback === undefined) return respond(ctx, answer);
+    const info: FallbackInfo = {
+      reason: 'timeout',
+      breaker: call.breaker.name,
+      retryAfterMs: 0,
+      error: timeout,
+    };
+    return runFallback(ctx, fallback, info, () => respond(ctx, answer));
+  };
+}
+
+function statusOf(error: unknown): number {
+  const status =
+    (error as { status?: unknown; statusCode?: unknown } | null)?.status ??
+    (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
+}
+
+async function runFallback(
+  ctx: Context,
+  fallback: KoaFallback,
+  info: FallbackInfo,
+  onFailure: () => void,
+): Promise<void> {
+  try {
+    await fallback(ctx, info);
+  } catch {
+    onFailure();
+  }
+}
+
+function respond(ctx: Context, answer: HttpAnswer): void {
+  if (ctx.headerSent) return;
+  ctx.status = answer.status;
+  ctx.set(answer.headers);
+  ctx.body = answer.body;
+}
+
+export type { FallbackInfo, FallbackReason, HttpOutcome, ProblemDetails } from '@breaker/core/http';
