@@ -13,7 +13,7 @@ import {
   type State,
   type StateHost,
 } from './state.js';
-import type { SharedState, StoreSession } from './store.js';
+import type { OutcomeBatch, SharedState, StoreSession } from './store.js';
 import { CountWindow, TimeWindow, type SlidingWindow } from './windows/index.js';
 import { CallContext, type FireContext } from './context.js';
 import type { BreakerStats } from './stats.js';
@@ -46,6 +46,44 @@ let replicaCount = 0;
  * half-open to let a few trial calls test the upstream before closing again.
  */
 export class CircuitBreaker extends Emitter<BreakerEvents> {
+  /** What the states may ask of their breaker; a class rather than closures, to keep idle breakers small. */
+  static readonly #Host = class implements StateHost {
+    constructor(readonly breaker: CircuitBreaker) {}
+
+    get options(): ResolvedOptions {
+      return this.breaker.options;
+    }
+
+    get current(): State {
+      return this.breaker.#state;
+    }
+
+    open(reason: TransitionReason, retryAfterMs?: number): void {
+      this.breaker.#open(reason, retryAfterMs);
+    }
+
+    halfOpen(reason: TransitionReason): void {
+      this.breaker.#transition(new HalfOpenState(this), reason);
+    }
+
+    close(reason: TransitionReason): void {
+      this.breaker.#close(reason);
+    }
+
+    tryAcquireProbe(): boolean {
+      const { options } = this.breaker;
+      const session = this.breaker.#session;
+      return (
+        session === undefined ||
+        session.tryAcquireProbe(options.halfOpenMaxConcurrent, options.halfOpenPermitTimeout)
+      );
+    }
+
+    releaseProbe(): void {
+      this.breaker.#session?.releaseProbe();
+    }
+  };
+
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   readonly #clock: Clock;
@@ -60,8 +98,8 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   /** Whether calls read the clock when they start and end. */
   #measure: boolean;
   readonly #session: StoreSession | undefined;
-  readonly #replicaId: string;
-  #batch = { calls: 0, failures: 0, slow: 0 };
+  #replicaId = '';
+  #batch: OutcomeBatch | undefined;
   #lastFlush = 0;
   #successes = 0;
   #failures = 0;
@@ -76,25 +114,14 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.options = o;
     this.#clock = o.clock;
     this.#measure = o.window?.type === 'time' || o.slowCallDuration !== undefined || o.store !== undefined;
-    this.#replicaId = `${o.name}#${process.pid}.${++replicaCount}.${Math.random().toString(36).slice(2, 8)}`;
-    const currentState = (): State => this.#state;
-    this.#host = {
-      options: o,
-      open: (reason, retryAfterMs) => this.#open(reason, retryAfterMs),
-      halfOpen: (reason) => this.#transition(new HalfOpenState(this.#host), reason),
-      close: (reason) => this.#close(reason),
-      get current() {
-        return currentState();
-      },
-      tryAcquireProbe: () =>
-        this.#session === undefined ||
-        this.#session.tryAcquireProbe(o.halfOpenMaxConcurrent, o.halfOpenPermitTimeout),
-      releaseProbe: () => this.#session?.releaseProbe(),
-    };
+    this.#host = new CircuitBreaker.#Host(this);
     this.#closed = new ClosedState(this.#host, createWindow(o.window));
     if (o.store !== undefined) this.#lastFlush = this.#clock.now();
     this.#state = this.#closed;
     if (o.initialState !== undefined) this.#restore(o.initialState);
+    if (o.store !== undefined) {
+      this.#replicaId = `${o.name}#${process.pid}.${++replicaCount}.${Math.random().toString(36).slice(2, 8)}`;
+    }
     this.#session = o.store?.connect(o.name, {
       id: this.#replicaId,
       options: o,
@@ -489,7 +516,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   }
 
   #count(failure: boolean, slow: boolean, now: number): void {
-    const batch = this.#batch;
+    const batch = (this.#batch ??= { calls: 0, failures: 0, slow: 0 });
     batch.calls++;
     if (failure) batch.failures++;
     if (slow) batch.slow++;
@@ -498,8 +525,8 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #flush(now = this.#clock.now()): void {
     const batch = this.#batch;
-    if (this.#session === undefined || batch.calls === 0) return;
-    this.#batch = { calls: 0, failures: 0, slow: 0 };
+    if (this.#session === undefined || batch === undefined || batch.calls === 0) return;
+    this.#batch = undefined;
     this.#lastFlush = now;
     this.#session.report(batch);
   }

@@ -53,6 +53,20 @@ export class BreakerOpenError extends BreakerError {
   }
 }
 
+/**
+ * A rejection made on the fail-fast path. Its stack is left out: it would only show the breaker's
+ * own frames, and capturing it costs several times more than the rest of the rejection.
+ */
+export function rejection(breaker: string, state: RejectingState, retryAfterMs: number): BreakerOpenError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new BreakerOpenError(breaker, state, retryAfterMs);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 function describeRejection(breaker: string, state: RejectingState, retryAfterMs: number): string {
   if (state === 'half-open') {
     return `Circuit breaker "${breaker}" is half-open and its trial calls are all in use`;

@@ -92,38 +92,41 @@ export type Listener<E, K extends keyof E> = (event: E[K]) => void;
  * and never reaches the code that emitted the event.
  */
 export class Emitter<E extends object> {
-  #listeners: { [K in keyof E]?: Listener<E, K>[] } = {};
+  // Made on the first `on`, so objects nobody listens to stay small.
+  #listeners: { [K in keyof E]?: Listener<E, K>[] } | undefined;
 
   /** Adds a listener and returns a function that removes it. */
   on<K extends keyof E>(name: K, listener: Listener<E, K>): () => void {
-    const list = this.#listeners[name];
+    const listeners: { [K in keyof E]?: Listener<E, K>[] } = (this.#listeners ??= {});
+    const list = listeners[name];
     // A fresh array on every change, so an emit in progress keeps the list it started with.
-    this.#listeners[name] = list === undefined ? [listener] : [...list, listener];
+    listeners[name] = list === undefined ? [listener] : [...list, listener];
     this.onListenerAdded(name);
     return () => this.off(name, listener);
   }
 
   /** Removes a listener added with {@link Emitter.on}. */
   off<K extends keyof E>(name: K, listener: Listener<E, K>): void {
-    const list = this.#listeners[name];
-    if (list === undefined) return;
+    const listeners = this.#listeners;
+    const list = listeners?.[name];
+    if (listeners === undefined || list === undefined) return;
     const index = list.indexOf(listener);
     if (index === -1) return;
     const next = list.filter((_, i) => i !== index);
-    if (next.length === 0) delete this.#listeners[name];
-    else this.#listeners[name] = next;
+    if (next.length === 0) delete listeners[name];
+    else listeners[name] = next;
   }
 
   /** Whether any listener waits for `name`. */
   protected listens(name: keyof E): boolean {
-    return this.#listeners[name] !== undefined;
+    return this.#listeners?.[name] !== undefined;
   }
 
   /** Called after a listener is added; subclasses start work that only listeners need. */
   protected onListenerAdded(_name: keyof E): void {}
 
   protected emit<K extends keyof E>(name: K, event: E[K]): void {
-    const list = this.#listeners[name];
+    const list = this.#listeners?.[name];
     if (list === undefined) return;
     for (const listener of list) {
       try {

@@ -1,4 +1,4 @@
-import { BreakerError, BreakerOpenError } from './errors.js';
+import { BreakerError, rejection, type BreakerOpenError } from './errors.js';
 import type { TransitionReason } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import type { SlidingWindow } from './windows/index.js';
@@ -113,7 +113,7 @@ export class OpenState implements State {
       this.host.halfOpen('timeout-elapsed');
       return this.host.current.acquire(now);
     }
-    return new BreakerOpenError(this.host.options.name, 'open', this.openUntil - now);
+    return rejection(this.host.options.name, 'open', this.openUntil - now);
   }
 
   onSuccess(): void {}
@@ -148,7 +148,7 @@ export class HalfOpenState implements State {
       this.trials.push(now);
       return undefined;
     }
-    return new BreakerOpenError(name, 'half-open', 0);
+    return rejection(name, 'half-open', 0);
   }
 
   onSuccess(_now: number, _slow: boolean, start: number): void {
@@ -183,7 +183,7 @@ export class ForcedOpenState implements State {
   constructor(private readonly host: StateHost) {}
 
   acquire(): BreakerOpenError {
-    return new BreakerOpenError(this.host.options.name, 'forced-open', this.host.options.timeout);
+    return rejection(this.host.options.name, 'forced-open', this.host.options.timeout);
   }
 
   onSuccess(): void {}
