@@ -27,3 +27,4 @@ export {
   type ProblemDetails,
 } from './problem.js';
 export { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
+export { describe as describeValue } from '../options.js';
