@@ -244,7 +244,7 @@ export function resolveOptions(
   }
   const parsed = optionsSchema.safeParse(options ?? {});
   if (!parsed.success)
-    throw toOptionError(parsed.error, options ?? {}, context, [...KNOWN_KEYS, ...extraKeys]);
+    throw toOptionError(parsed.error, options ?? {}, context, [...new Set([...KNOWN_KEYS, ...extraKeys])]);
   const o = parsed.data;
 
   const rateRule = o.failureRateThreshold !== undefined || o.slowCallRateThreshold !== undefined;

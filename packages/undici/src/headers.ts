@@ -12,6 +12,8 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate',
   'proxy-authorization',
   'host',
+  // Node has already answered a client's 100-continue; undici refuses to send it on.
+  'expect',
 ]);
 
 /** Header names that apply to one connection only: the fixed list plus those named in `Connection`. */
@@ -40,9 +42,9 @@ export function forwardedHeaders(
   const dropped = hopByHop(req.headers);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || isDropped(name, dropped) || name.startsWith('x-forwarded-')) continue;
-    // A client could claim any origin in `Forwarded`; only a trusted proxy in front may pass it on.
-    if (name === 'forwarded' && !trustProxy) continue;
+    if (value === undefined || isDropped(name, dropped)) continue;
+    // A client could claim any origin; only a trusted proxy in front may pass these on.
+    if (!trustProxy && (name === 'forwarded' || name.startsWith('x-forwarded-'))) continue;
     headers[name] = value;
   }
   const client = req.socket.remoteAddress ?? '';

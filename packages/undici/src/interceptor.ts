@@ -54,10 +54,24 @@ export interface BreakerInterceptor extends Dispatcher.DispatcherComposeIntercep
  * While a breaker is open its requests fail at once with `BreakerOpenError`, without a socket.
  */
 export function circuitBreaker(options: InterceptorOptions = {}): BreakerInterceptor {
+  return createInterceptor(options, CONTEXT, OWN_KEYS);
+}
+
+/** {@link circuitBreaker}, reporting bad options as `context`'s, which also takes `knownKeys`. */
+export function createInterceptor(
+  options: InterceptorOptions,
+  context: string,
+  knownKeys: readonly string[],
+): BreakerInterceptor {
+  const invalid = (option: string, allowed: string, received: unknown): InvalidOptionError =>
+    new InvalidOptionError(
+      option,
+      `Invalid ${context} option "${option}": expected ${allowed}; received ${describe(received)}.`,
+    );
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError(
       'options',
-      `${CONTEXT} options must be an object; received ${describe(options)}.`,
+      `${context} options must be an object; received ${describe(options)}.`,
     );
   }
   const { name, key, isFailure = defaultIsFailure, registry: given, maxKeys, ...breakerOptions } = options;
@@ -71,7 +85,7 @@ export function circuitBreaker(options: InterceptorOptions = {}): BreakerInterce
   if (maxKeys !== undefined && (!Number.isInteger(maxKeys) || maxKeys < 1)) {
     throw invalid('maxKeys', 'a whole number of at least 1', maxKeys);
   }
-  resolveOptions({ ...breakerOptions, name: name ?? 'upstream' }, CONTEXT, OWN_KEYS);
+  resolveOptions({ ...breakerOptions, name: name ?? 'upstream' }, context, knownKeys);
   const registry = given ?? new BreakerRegistry({ maxSize: maxKeys ?? 1_000 });
 
   const breakerFor = (opts: Dispatcher.DispatchOptions): CircuitBreaker => {
@@ -106,13 +120,6 @@ function defaultIsFailure(status: number): boolean {
 function originOf(origin: Dispatcher.DispatchOptions['origin']): string {
   if (origin === undefined) return 'unknown';
   return typeof origin === 'string' ? new URL(origin).origin : origin.origin;
-}
-
-function invalid(option: string, allowed: string, received: unknown): InvalidOptionError {
-  return new InvalidOptionError(
-    option,
-    `Invalid ${CONTEXT} option "${option}": expected ${allowed}; received ${describe(received)}.`,
-  );
 }
 
 type Handler = Dispatcher.DispatchHandler;

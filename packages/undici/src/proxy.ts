@@ -7,10 +7,12 @@ import {
   describeValue as describe,
   markBreakerAnswer,
   openAnswer,
+  parseRetryAfter,
+  retryAfterSeconds,
   type FallbackInfo,
   type HttpAnswer,
 } from '@breaker/core/http';
-import { circuitBreaker, type BreakerInterceptor, type InterceptorOptions } from './interceptor.js';
+import { createInterceptor, type BreakerInterceptor, type InterceptorOptions } from './interceptor.js';
 import { forwardedHeaders, responseHeaders } from './headers.js';
 import { upstreamPath } from './path.js';
 
@@ -54,7 +56,16 @@ export function proxy(options: ProxyOptions): ProxyHandler {
   if (typeof trustProxy !== 'boolean') throw invalid('trustProxy', 'true or false', trustProxy);
   if (fallback !== undefined && typeof fallback !== 'function')
     throw invalid('fallback', 'a function', fallback);
-  const interceptor = circuitBreaker(breakerOptions);
+  const interceptor = createInterceptor(breakerOptions, CONTEXT, [
+    'target',
+    'dispatcher',
+    'trustProxy',
+    'fallback',
+    'name',
+    'isFailure',
+    'registry',
+    'maxKeys',
+  ]);
   const guarded = (dispatcher ?? new Agent()).compose(interceptor);
 
   const handler = async function proxyHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -174,9 +185,8 @@ function upstreamFailure(error: unknown): HttpAnswer {
 
 function partnerError(upstream: Dispatcher.ResponseData): HttpAnswer {
   const answer = problem(502, 'Upstream failed', `The partner answered ${upstream.statusCode}.`);
-  const retryAfter = upstream.headers['retry-after'];
-  if (typeof retryAfter === 'string' && /^\d+$/.test(retryAfter.trim()))
-    answer.headers['retry-after'] = retryAfter.trim();
+  const retryAfterMs = parseRetryAfter(upstream.headers['retry-after'], Date.now());
+  if (retryAfterMs !== undefined) answer.headers['retry-after'] = String(retryAfterSeconds(retryAfterMs));
   return answer;
 }
 
