@@ -8,12 +8,12 @@ import { circuitBreaker } from '@breaker/express';
 
 // The partner's script: up, then it hangs (never answers), then it answers 500s, then it is up again.
 const PHASES = [
-  { until: 2_500, name: 'up' },
-  { until: 5_000, name: 'hanging' },
-  { until: 7_500, name: '500s' },
+  { until: 2_000, name: 'up' },
+  { until: 4_500, name: 'hanging' },
+  { until: 7_000, name: '500s' },
   { until: Infinity, name: 'up again' },
 ];
-const RUN_MS = 12_000; // clients send requests for this long,
+const RUN_MS = 10_000; // clients send requests for this long,
 const RATE = 20; // this many a second; every 4th one asks for live data only (no fallback).
 const BREAKER = { failureThreshold: 5, successThreshold: 3, timeout: 1_500, callTimeout: 600 };
 
@@ -21,7 +21,7 @@ const BREAKER = { failureThreshold: 5, successThreshold: 3, timeout: 1_500, call
 setTimeout(() => {
   console.error('The demo did not finish in time.');
   process.exit(1);
-}, 25_000).unref();
+}, 20_000).unref();
 
 let startedAt = Date.now();
 const now = () => Date.now() - startedAt;
