@@ -18,10 +18,11 @@ export type Behaviour =
   | { kind: 'async-reject'; message?: string }
   | { kind: 'hang' }
   | { kind: 'late'; afterMs: number; status: number }
-  | { kind: 'upstream'; url: string };
+  | { kind: 'upstream'; url: string }
+  | { kind: 'upstream-uncaught'; url: string };
 
 /** A fallback, written once: what to answer, or to throw. */
-export type FallbackSpec = { status: number; throws?: boolean };
+export type FallbackSpec = { status: number; throws?: boolean; delayMs?: number; bodyBytes?: number };
 
 export interface AppOptions {
   framework: Framework;
@@ -85,12 +86,14 @@ function expressApp(options: AppOptions, state: State, onEnter: (signal?: AbortS
   const express = (options.framework === 'express4' ? express4 : express5) as unknown as typeof express5;
   const app = express();
   const fallback: ExpressBreakerOptions['fallback'] = options.fallback
-    ? (_req, res, info) => {
+    ? async (_req, res, info) => {
         state.fallbacks.push(info);
-        if (options.fallback!.throws) throw new Error('fallback broke');
-        res.statusCode = options.fallback!.status;
+        const spec = options.fallback!;
+        if (spec.delayMs) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        if (spec.throws) throw new Error('fallback broke');
+        res.statusCode = spec.status;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ fallback: info.reason }));
+        res.end(JSON.stringify({ fallback: info.reason, padding: 'x'.repeat(spec.bodyBytes ?? 0) }));
       }
     : undefined;
   if (options.outer) app.use(expressBreaker({ name: 'outer', ...options.outer }));
@@ -183,11 +186,13 @@ function koaApp(options: AppOptions, state: State, onEnter: (signal?: AbortSigna
     });
   }
   const fallback: KoaBreakerOptions['fallback'] = options.fallback
-    ? (ctx, info) => {
+    ? async (ctx, info) => {
         state.fallbacks.push(info);
-        if (options.fallback!.throws) throw new Error('fallback broke');
-        ctx.status = options.fallback!.status;
-        ctx.body = { fallback: info.reason };
+        const spec = options.fallback!;
+        if (spec.delayMs) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        if (spec.throws) throw new Error('fallback broke');
+        ctx.status = spec.status;
+        ctx.body = { fallback: info.reason, padding: 'x'.repeat(spec.bodyBytes ?? 0) };
       }
     : undefined;
   if (options.outer) app.use(koaBreaker({ name: 'outer', ...options.outer }));
@@ -218,6 +223,12 @@ function koaApp(options: AppOptions, state: State, onEnter: (signal?: AbortSigna
         ctx.body = 'late answer';
         ctx.res.write('late raw write');
         return;
+      case 'upstream-uncaught': {
+        const upstream = await fetch(behaviour.url, { signal: signal ?? null });
+        ctx.status = upstream.status;
+        ctx.body = await upstream.text();
+        return;
+      }
       case 'upstream':
         try {
           const upstream = await fetch(behaviour.url, { signal: signal ?? null });

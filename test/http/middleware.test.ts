@@ -264,7 +264,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     await get(target);
     const res = await get(target);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ fallback: 'open' });
+    expect(res.body).toMatchObject({ fallback: 'open' });
     expect(target.fallbacks[0]).toMatchObject({ reason: 'open', breaker: 'p', retryAfterMs: 5_000 });
     clock.advance(5_000);
     mode = { kind: 'hang' };
@@ -273,7 +273,65 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     clock.advance(100);
     const timedOut = await pending;
     expect(timedOut.status).toBe(200);
-    expect(timedOut.body).toEqual({ fallback: 'timeout' });
+    expect(timedOut.body).toMatchObject({ fallback: 'timeout' });
+  });
+
+  it('an async fallback at the deadline wins over a handler that answers when its signal aborts', async () => {
+    const upstream = await startUpstream();
+    open.push(upstream);
+    upstream.state.mode = 'hang';
+    const clock = new ManualClock();
+    const target = await app({
+      framework,
+      breaker: { name: 'p', callTimeout: 100, clock },
+      behaviour: { kind: 'upstream', url: upstream.url },
+      fallback: { status: 200, delayMs: 20 },
+    });
+    const pending = get(target).then((r) => r);
+    await target.entered();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clock.advance(100);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ fallback: 'timeout' });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(target.signals[0]!.aborted).toBe(true);
+  });
+
+  it.skipIf(framework === 'express4')(
+    "a handler's uncaught rejection after the deadline does not cut off a large fallback",
+    async () => {
+      const upstream = await startUpstream();
+      open.push(upstream);
+      upstream.state.mode = 'hang';
+      const clock = new ManualClock();
+      const target = await app({
+        framework,
+        breaker: { name: 'p', callTimeout: 100, clock },
+        behaviour: { kind: 'upstream-uncaught', url: upstream.url },
+        fallback: { status: 200, bodyBytes: 5_000_000 },
+      });
+      const pending = get(target).then((r) => r);
+      await target.entered();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      clock.advance(100);
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(res.body.fallback).toBe('timeout');
+      expect(res.body.padding).toHaveLength(5_000_000);
+    },
+  );
+
+  it("with onReject: 'error', an inner breaker's 503 still does not count against an outer breaker", async () => {
+    const target = await app({
+      framework,
+      outer: { failureThreshold: 2 },
+      breaker: { name: 'inner', failureThreshold: 1, onReject: 'error' },
+      behaviour: { kind: 'status', status: 500 },
+      errorHandler: true,
+    });
+    await get(target);
+    for (let i = 0; i < 3; i++) expect((await get(target)).text).toBe('app error handler: 503');
   });
 
   it('a fallback that throws ends in the problem answer, not a crash', async () => {

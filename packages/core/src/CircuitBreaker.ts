@@ -410,7 +410,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   }
 
   #settleTimeout(round: number, start: number, error: CallTimeoutError): void {
-    this.#timeouts++;
+    if (round === this.#round) this.#timeouts++;
     if (this.listens('timeout')) this.emit('timeout', { error, stale: round !== this.#round });
     this.#settleFailure(round, start, error);
   }

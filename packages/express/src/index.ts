@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   HttpGuard,
   RequestCall,
-  lockResponse,
   markBreakerAnswer,
   observeResponse,
   openAnswer,
   timeoutAnswer,
+  takeOver,
   toHttpError,
   type FallbackInfo,
   type HttpAnswer,
@@ -67,8 +67,8 @@ export function circuitBreaker<
   return function circuitBreakerMiddleware(req, res, next) {
     const entry = guard.enter(req);
     if (!(entry instanceof RequestCall)) {
-      if (passErrors) return next(toHttpError(entry.error));
       markBreakerAnswer(res);
+      if (passErrors) return next(toHttpError(entry.error));
       const answer = openAnswer(entry.error);
       if (fallback === undefined) return send(res, answer);
       const info = {
@@ -85,16 +85,14 @@ export function circuitBreaker<
     observeResponse(res, call, () => undefined);
     call.startDeadline((error) => {
       // Once the answer has begun it is the handler's to finish; the breaker has counted the failure.
-      if (res.headersSent) return;
-      const lock = lockResponse(res);
+      if (res.headersSent) return call.abort(error);
+      const asBreaker = takeOver(res);
+      // The handler learns of the deadline only once the answer is out, so its reaction cannot race it.
+      res.once('close', () => call.abort(error));
       const answer = timeoutAnswer(error);
-      if (fallback === undefined) {
-        send(res, answer);
-        lock();
-        return;
-      }
+      if (fallback === undefined) return asBreaker(() => send(res, answer));
       const info: FallbackInfo = { reason: 'timeout', breaker: call.breaker.name, retryAfterMs: 0, error };
-      void runFallback(() => fallback(req, res, info), res, answer).finally(lock);
+      void asBreaker(() => runFallback(() => fallback(req, res, info), res, answer));
     });
     next();
   };

@@ -3,11 +3,12 @@ import type { CallTimeoutError } from '@breaker/core';
 import {
   HttpGuard,
   RequestCall,
-  lockResponse,
+  isBreakerAnswer,
   markBreakerAnswer,
   observeResponse,
   openAnswer,
   timeoutAnswer,
+  takeOver,
   toHttpError,
   type FallbackInfo,
   type HttpAnswer,
@@ -43,8 +44,8 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
   return async function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
     const entry = guard.enter(ctx);
     if (!(entry instanceof RequestCall)) {
-      if (passErrors) throw toHttpError(entry.error);
       markBreakerAnswer(ctx.res);
+      if (passErrors) throw toHttpError(entry.error);
       const answer = openAnswer(entry.error);
       if (fallback === undefined) return respond(ctx, answer);
       const info = {
@@ -68,7 +69,7 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
       timeout = await Promise.race([downstream.then(() => undefined), deadline]);
     } catch (error) {
       thrown = error;
-      const failed = call.finish(statusOf(error), error);
+      const failed = call.finish(statusOf(error), error, isBreakerAnswer(ctx.res));
       if (fallback === undefined || ctx.headerSent || !failed) throw error;
       // The error is answered here, but the app still hears of it, as Koa reports any error.
       ctx.app.emit('error', error, ctx);
@@ -81,8 +82,11 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
     if (timeout === undefined) return;
     // The handler runs on; what it does later must neither throw nor reach the client.
     downstream.catch(() => {});
-    if (ctx.headerSent) return;
-    ctx.res.once('finish', lockResponse(ctx.res));
+    if (ctx.headerSent) return call.abort(timeout);
+    // Koa writes the answer after this middleware returns; from then on the handler is shut out, and
+    // it learns of the deadline only once the answer is out, so its reaction cannot race it.
+    ctx.res.once('finish', () => takeOver(ctx.res));
+    ctx.res.once('close', () => call.abort(timeout));
     const answer = timeoutAnswer(timeout);
     if (fallback === undefined) return respond(ctx, answer);
     const info: FallbackInfo = {

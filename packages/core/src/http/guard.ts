@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
 import { BreakerOpenError, CallTimeoutError } from '../errors.js';
@@ -83,7 +84,11 @@ export class RequestCall {
     return this.#settled;
   }
 
-  /** Starts the `callTimeout` deadline, if the breaker has one; `onTimeout` answers the client. */
+  /**
+   * Starts the `callTimeout` deadline, if the breaker has one. At the deadline the failure is
+   * recorded and `onTimeout` answers the client; it then calls {@link RequestCall.abort}, once the
+   * answer is out, so the handler's reaction to the abort cannot race the breaker's answer.
+   */
   startDeadline(onTimeout: (error: CallTimeoutError) => void): void {
     const { callTimeout, clock } = this.breaker.options;
     if (callTimeout === undefined) return;
@@ -93,9 +98,13 @@ export class RequestCall {
       const error = new CallTimeoutError(this.breaker.name, callTimeout);
       this.#settle();
       this.#permit.failure(error);
-      this.#controller.abort(error);
       onTimeout(error);
     }, callTimeout);
+  }
+
+  /** Aborts the request's signal. */
+  abort(reason: unknown): void {
+    this.#controller.abort(reason);
   }
 
   /**
@@ -187,14 +196,14 @@ const LOCKED = [
   'write',
   'end',
 ] as const;
+const owner = new AsyncLocalStorage<ServerResponse>();
 
 /**
- * Prepares to take a response away from a handler that missed its deadline: after the returned
- * `lock()`, its writes and header changes are dropped instead of throwing or sending twice.
- * Until then (while the breaker writes its own answer) the response works as usual.
+ * Takes a response away from a handler that missed its deadline: from now on its writes and header
+ * changes are dropped instead of throwing or sending twice. The returned function runs the
+ * breaker's own answer (a fallback, say), whose writes, even after an `await`, still go out.
  */
-export function lockResponse(res: ServerResponse): () => void {
-  let open = true;
+export function takeOver(res: ServerResponse): <T>(answer: () => T) => T {
   // A write after the end emits 'error' on the response; with no listener that would crash the process.
   res.on('error', () => {});
   const target = res as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -202,13 +211,11 @@ export function lockResponse(res: ServerResponse): () => void {
     const original = target[method];
     if (typeof original !== 'function') continue;
     target[method] = function (this: ServerResponse, ...args: unknown[]) {
-      if (open) return original.apply(this, args);
+      if (owner.getStore() === res) return original.apply(this, args);
       const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
       if (method === 'end' && callback !== undefined) queueMicrotask(callback);
       return method === 'write' ? true : this;
     };
   }
-  return () => {
-    open = false;
-  };
+  return (answer) => owner.run(res, answer);
 }

@@ -4,9 +4,9 @@ export {
   HttpStatusError,
   RequestCall,
   isBreakerAnswer,
-  lockResponse,
   markBreakerAnswer,
   observeResponse,
+  takeOver,
   type Rejection,
 } from './guard.js';
 export {
