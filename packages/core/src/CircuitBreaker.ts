@@ -84,6 +84,36 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     }
   };
 
+  /** A call admitted by `acquire()`; a class rather than closures, as HTTP adapters make one per request. */
+  static readonly #Permit = class implements CallPermit {
+    #settled = false;
+
+    constructor(
+      readonly breaker: CircuitBreaker,
+      readonly round: number,
+      readonly start: number,
+    ) {}
+
+    success(): void {
+      if (this.#settled) return;
+      this.#settled = true;
+      this.breaker.#settleSuccess(this.round, this.start);
+    }
+
+    failure(error?: unknown): void {
+      if (this.#settled) return;
+      this.#settled = true;
+      if (error instanceof CallTimeoutError) this.breaker.#settleTimeout(this.round, this.start, error);
+      else this.breaker.#settleError(this.round, this.start, error);
+    }
+
+    ignore(): void {
+      if (this.#settled) return;
+      this.#settled = true;
+      this.breaker.#settleIgnored(this.round, this.start, undefined);
+    }
+  };
+
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   readonly #clock: Clock;
@@ -200,26 +230,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       this.#countRejection(rejection);
       throw rejection;
     }
-    const round = this.#round;
-    let settled = false;
-    return {
-      success: () => {
-        if (settled) return;
-        settled = true;
-        this.#settleSuccess(round, start);
-      },
-      failure: (error?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (error instanceof CallTimeoutError) this.#settleTimeout(round, start, error);
-        else this.#settleError(round, start, error);
-      },
-      ignore: () => {
-        if (settled) return;
-        settled = true;
-        this.#settleIgnored(round, start, undefined);
-      },
-    };
+    return new CircuitBreaker.#Permit(this, this.#round, start);
   }
 
   /** Opens the breaker until {@link CircuitBreaker.reset}; emits `open` and `state-change`. */

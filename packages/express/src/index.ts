@@ -81,7 +81,7 @@ export function circuitBreaker<
       return;
     }
     const call = entry;
-    (req as { breaker?: RequestBreaker }).breaker = { name: call.breaker.name, signal: call.signal };
+    (req as { breaker?: RequestBreaker }).breaker = call.info();
     observeResponse(res, call, () => undefined);
     call.startDeadline((error) => {
       // Once the answer has begun it is the handler's to finish; the breaker has counted the failure.

@@ -57,7 +57,7 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
       return runFallback(ctx, fallback, info, () => respond(ctx, answer));
     }
     const call = entry;
-    ctx.state.breaker = { name: call.breaker.name, signal: call.signal } satisfies RequestBreaker;
+    ctx.state.breaker = call.info() satisfies RequestBreaker;
     let thrown: unknown;
     observeResponse(ctx.res, call, () => thrown);
     let timedOut!: (error: CallTimeoutError) => void;

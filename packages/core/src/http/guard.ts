@@ -63,7 +63,7 @@ export class RequestCall {
   readonly #permit: CallPermit;
   readonly #isFailure: (outcome: HttpOutcome) => boolean;
   readonly #start: number;
-  readonly #controller = new AbortController();
+  #controller: AbortController | undefined;
   #timer: TimerHandle | undefined;
   #settled = false;
 
@@ -74,9 +74,14 @@ export class RequestCall {
     this.#start = breaker.options.clock.now();
   }
 
-  /** Aborted when the deadline passes or the client hangs up; hand it to outbound calls. */
+  /** Aborted when the deadline passes or the client hangs up; made on first use. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** A new view for the handler of this request's breaker: its name, and the signal, made only if read. */
+  info(): { readonly name: string; readonly signal: AbortSignal } {
+    return new RequestInfo(this);
   }
 
   /** Whether the outcome is recorded. */
@@ -102,9 +107,9 @@ export class RequestCall {
     }, callTimeout);
   }
 
-  /** Aborts the request's signal. */
+  /** Aborts the request's signal, now or, if nobody has read it yet, as it is made. */
   abort(reason: unknown): void {
-    this.#controller.abort(reason);
+    (this.#controller ??= new AbortController()).abort(reason);
   }
 
   /**
@@ -136,7 +141,7 @@ export class RequestCall {
     if (this.#settled) return;
     this.#settle();
     this.#permit.ignore();
-    this.#controller.abort(new ClientClosedError());
+    this.abort(new ClientClosedError());
   }
 
   #settle(): void {
@@ -145,6 +150,20 @@ export class RequestCall {
       this.breaker.options.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+  }
+}
+
+class RequestInfo {
+  readonly name: string;
+  readonly #call: RequestCall;
+
+  constructor(call: RequestCall) {
+    this.name = call.breaker.name;
+    this.#call = call;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal;
   }
 }
 
