@@ -121,6 +121,8 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   readonly #closed: ClosedState;
   #state: State;
   #round = 0;
+  /** The newest round seen from the store. */
+  #fleetRound = 0;
   #trips = 0;
   #openedAt: number | null = null;
   #openTimer: TimerHandle | undefined;
@@ -481,7 +483,11 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.#clearOpenTimer();
     this.#flush();
     this.#state = next;
-    this.#round = remote === undefined ? this.#round + 1 : remote.round;
+    // A local change outranks every shared state seen so far; a shared one is adopted with its round.
+    this.#round =
+      remote === undefined
+        ? Math.max(this.#round, this.#fleetRound) + 1
+        : Math.max(this.#round + 1, remote.round);
     if (next instanceof OpenState) this.#armOpenTimer(next);
     const at = this.#clock.now();
     if (remote === undefined && this.#session !== undefined) {
@@ -551,7 +557,16 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   }
 
   #applyRemote(shared: SharedState): void {
-    if (this.#disposed || shared.round <= this.#round) return;
+    // Shared states are ordered by their own rounds: a store may keep a local change to this replica
+    // (one that lacked a quorum, say), so the local round is no measure of what is new to the fleet.
+    if (this.#disposed || shared.round <= this.#fleetRound) return;
+    this.#fleetRound = shared.round;
+    if (shared.origin === this.#replicaId) return;
+    const current = this.#state;
+    const same =
+      current.kind === shared.state &&
+      (!(current instanceof OpenState) || current.openUntil === shared.openUntil);
+    if (same) return;
     this.#trips = shared.trips;
     this.#openedAt = shared.openedAt;
     const next = this.#stateFrom(shared);

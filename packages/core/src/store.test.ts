@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './CircuitBreaker.js';
 import type { BreakerOptions } from './options.js';
-import { MemoryStore, type OutcomeBatch, type SharedState, type StateStore } from './store.js';
+import {
+  MemoryStore,
+  type OutcomeBatch,
+  type SharedState,
+  type StateStore,
+  type StoreReplica,
+} from './store.js';
 import { ManualClock } from './testing.js';
 
 const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
@@ -167,5 +173,42 @@ describe('StateStore contract', () => {
       }),
     ]);
     expect(published[0]!.origin).toMatch(/^p#/);
+  });
+});
+
+describe('shared rounds', () => {
+  it('a change the store kept local does not make the replica deaf to later shared states', async () => {
+    let replica: StoreReplica | undefined;
+    const store: StateStore = {
+      connect(_name, r) {
+        replica = r;
+        // This store shares nothing a replica publishes, as one that wants a quorum may do.
+        return { publish() {}, report() {}, tryAcquireProbe: () => true, releaseProbe() {}, close() {} };
+      },
+    };
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ name: 'p', store, clock, failureThreshold: 1, timeout: 1_000 });
+    await fail(breaker);
+    clock.advance(1_000);
+    await breaker.fire(() => 'ok');
+    expect(breaker.stats().round).toBe(3);
+    const shared = (state: SharedState['state'], round: number): SharedState => ({
+      version: 1,
+      name: 'p',
+      state,
+      round,
+      openedAt: clock.now(),
+      openUntil: state === 'open' ? clock.now() + 5_000 : null,
+      trips: 1,
+      reason: 'failure-rate',
+      origin: 'another replica',
+    });
+    replica!.applyRemote(shared('open', 1));
+    expect(breaker.state).toBe('open');
+    expect(breaker.stats().retryAfterMs).toBe(5_000);
+    replica!.applyRemote(shared('closed', 2));
+    expect(breaker.state).toBe('closed');
+    replica!.applyRemote(shared('open', 2));
+    expect(breaker.state).toBe('closed');
   });
 });
