@@ -8,6 +8,7 @@ export {
   InvalidOptionError,
   type RejectingState,
 } from './errors.js';
+export { Emitter, type Listener } from './events.js';
 export type {
   BreakerEvents,
   FailureEvent,

@@ -1,0 +1,1 @@
+export { RedisStore, type RedisStoreEvents, type RedisStoreOptions } from './RedisStore.js';
