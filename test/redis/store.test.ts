@@ -82,7 +82,7 @@ describe('RedisStore', () => {
     // Counts go out in batches: every 64 calls, or with the first call a second after the last batch.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await fail(b.breaker);
-    await until(() => b.breaker.state === 'open');
+    await until(() => b.breaker.state === 'open', 10_000);
     expect(b.breaker.state).toBe('open');
     expect(await admin.hget(`{breaker:${name}}:state`, 'state')).toBe('open');
   });
@@ -93,8 +93,8 @@ describe('RedisStore', () => {
     const b = await replica(name, { timeout: 200 });
     await fail(a.breaker);
     await fail(a.breaker);
-    await until(() => b.breaker.state === 'open');
-    await until(() => a.breaker.state === 'half-open' && b.breaker.state === 'half-open');
+    await until(() => b.breaker.state === 'open', 10_000);
+    await until(() => a.breaker.state === 'half-open' && b.breaker.state === 'half-open', 10_000);
     // Let both replicas try to lease the single fleet permit.
     await new Promise((resolve) => setTimeout(resolve, 50));
     const hang = () => new Promise<never>(() => {});
@@ -120,7 +120,7 @@ describe('RedisStore', () => {
     const dying = spawnReplica('hold-probe', name);
     await dying.line('holding');
     const b = await replica(name, { failureThreshold: 1, timeout: 300, halfOpenPermitTimeout: 800 });
-    await until(() => b.breaker.state === 'half-open');
+    await until(() => b.breaker.state === 'half-open', 10_000);
     dying.child.kill('SIGKILL');
     // The dead replica's permit is still taken: trial calls here are turned away until it expires.
     await expect(b.breaker.fire(() => 'probe')).rejects.toMatchObject({ state: 'half-open' });

@@ -71,6 +71,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   readonly #keyTtl: number;
   readonly #names = new Map<string, Shared>();
   #closed = false;
+  /** Connected since the last loss, so a lost connection is reported once, not per reconnect attempt. */
+  #up = false;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -97,9 +99,19 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     this.#client.defineCommand('breakerReport', { numberOfKeys: 4, lua: REPORT });
     this.#client.defineCommand('breakerProbe', { numberOfKeys: 1, lua: ACQUIRE_PROBE });
     this.#client.on('error', (error: Error) => this.#fail(error));
-    this.#client.on('ready', () => void this.#resync());
+    this.#client.on('ready', () => {
+      this.#up = true;
+      void this.#resync();
+    });
+    this.#client.on('close', () => {
+      if (!this.#up) return;
+      this.#up = false;
+      this.#fail(new Error('Lost the connection to Redis; breakers go on with local state until it is back'));
+    });
     this.#subscriber.on('error', (error: Error) => this.#fail(error));
     this.#subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
+    // Changes published while the subscriber was away are read back once it is subscribed again.
+    this.#subscriber.on('ready', () => void this.#resync());
     this.#subscriber.subscribe(this.#channel).catch((error: Error) => this.#fail(error));
   }
 

@@ -37,7 +37,10 @@ local manual = reason == 'force-open' or reason == 'reset' or reason == 'disable
 if not manual then
   if state == 'open' then
     -- Opening a closed fleet takes a quorum of replicas that saw failures; reopening does not.
-    if storedState == 'closed' and reporters(KEYS[2], now, tonumber(ARGV[6])) < tonumber(ARGV[5]) then return 0 end
+    local quorum = tonumber(ARGV[5])
+    if quorum > 1 and storedState == 'closed' and reporters(KEYS[2], now, tonumber(ARGV[6])) < quorum then
+      return 0
+    end
   elseif state == 'half-open' then
     if storedState ~= 'open' and storedState ~= 'half-open' then return 0 end
   elseif state == 'closed' then
