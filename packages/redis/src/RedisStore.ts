@@ -302,7 +302,6 @@ class RedisSession implements StoreSession {
     this.#ready = [];
     this.#held = [];
     this.#store.publish(this.#name, this.#shared, state);
-    if (state.state === 'half-open') this.#prefetch();
   }
 
   report(batch: OutcomeBatch): void {
@@ -320,7 +319,8 @@ class RedisSession implements StoreSession {
       this.#held.push(permit.id);
       return true;
     }
-    this.#prefetch(limit, ttlMs);
+    // Permits are leased on demand, so the replica that has traffic probes, not one that sits idle.
+    this.#lease(limit, ttlMs);
     return false;
   }
 
@@ -337,10 +337,7 @@ class RedisSession implements StoreSession {
     this.#store.leave(this.#name, this.#replica);
   }
 
-  #prefetch(
-    limit = this.#replica.options.halfOpenMaxConcurrent,
-    ttlMs = this.#replica.options.halfOpenPermitTimeout,
-  ): void {
+  #lease(limit: number, ttlMs: number): void {
     if (this.#acquiring || this.#closed || !this.#store.connected) return;
     this.#acquiring = true;
     const id = randomUUID();
