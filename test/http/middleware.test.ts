@@ -334,6 +334,30 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     for (let i = 0; i < 3; i++) expect((await get(target)).text).toBe('app error handler: 503');
   });
 
+  it('after a recovery, admits traffic on a ramp and turns the excess away with Retry-After 1', async () => {
+    const clock = new ManualClock();
+    let mode: Behaviour = { kind: 'status', status: 500 };
+    const target = await app({
+      framework,
+      breaker: { name: 'p', failureThreshold: 1, timeout: 1_000, recoveryDuration: 10_000, clock },
+      behaviour: () => mode,
+    });
+    await get(target);
+    clock.advance(1_000);
+    mode = { kind: 'status', status: 200 };
+    expect((await get(target)).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await get(target);
+      statuses.push(res.status);
+      if (res.status === 503) expect(res.headers['retry-after']).toBe('1');
+    }
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    clock.advance(10_000);
+    expect((await get(target)).status).toBe(200);
+    expect((await get(target)).status).toBe(200);
+  });
+
   it('a fallback that throws ends in the problem answer, not a crash', async () => {
     const target = await app({
       framework,

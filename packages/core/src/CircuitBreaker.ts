@@ -9,6 +9,7 @@ import {
   ForcedOpenState,
   HalfOpenState,
   OpenState,
+  RecoveringState,
   type BreakerState,
   type State,
   type StateHost,
@@ -68,6 +69,10 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
     close(reason: TransitionReason): void {
       this.breaker.#close(reason);
+    }
+
+    endRecovery(): void {
+      this.breaker.#state = this.breaker.#closed;
     }
 
     tryAcquireProbe(): boolean {
@@ -274,6 +279,10 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
         current instanceof HalfOpenState
           ? { successes: current.successes, inFlight: current.trials.length }
           : { successes: 0, inFlight: 0 },
+      recovery:
+        current instanceof RecoveringState
+          ? { until: current.until, admittedRate: current.share(now) }
+          : null,
       failureRate: window !== undefined ? rate(window.failures, windowCalls) : rate(this.#failures, decided),
       window:
         window === undefined
@@ -475,7 +484,15 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.#trips = 0;
     this.#closed.consecutiveFailures = 0;
     this.#closed.window?.reset();
-    this.#transition(this.#closed, reason);
+    this.#transition(this.#closedAfter(reason), reason);
+  }
+
+  /** The closed state to enter: a recovery ramp after trial calls succeeded, if one is configured. */
+  #closedAfter(reason: TransitionReason): State {
+    const duration = this.options.recoveryDuration;
+    if (reason !== 'trial-success' || duration === 0) return this.#closed;
+    const now = this.#clock.now();
+    return new RecoveringState(this.#host, this.#closed, now, now + duration);
   }
 
   #transition(next: State, reason: TransitionReason, remote?: SharedState): void {
@@ -569,10 +586,11 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (same) return;
     this.#trips = shared.trips;
     this.#openedAt = shared.openedAt;
-    const next = this.#stateFrom(shared);
+    let next = this.#stateFrom(shared);
     if (next === this.#closed) {
       this.#closed.consecutiveFailures = 0;
       this.#closed.window?.reset();
+      next = this.#closedAfter(shared.reason);
     }
     this.#transition(next, 'remote', shared);
   }

@@ -3,7 +3,7 @@ const BRAND = Symbol.for('@breaker/core/error');
 type Branded = { [BRAND]?: true; code?: unknown };
 
 /** The state a breaker was in when it turned a call away. */
-export type RejectingState = 'open' | 'half-open' | 'forced-open';
+export type RejectingState = 'open' | 'half-open' | 'forced-open' | 'recovering';
 
 /**
  * Base of every error Breaker throws. `instanceof` checks a brand, not the prototype,
@@ -72,6 +72,9 @@ function describeRejection(breaker: string, state: RejectingState, retryAfterMs:
     return `Circuit breaker "${breaker}" is half-open and its trial calls are all in use`;
   }
   if (state === 'forced-open') return `Circuit breaker "${breaker}" is forced open until it is reset`;
+  if (state === 'recovering') {
+    return `Circuit breaker "${breaker}" is recovering from being open and admits only part of its calls`;
+  }
   return `Circuit breaker "${breaker}" is open; retry in ${Math.ceil(retryAfterMs / 1000)} s`;
 }
 

@@ -10,6 +10,7 @@ export type TransitionReason =
   | 'timeout-elapsed'
   | 'trial-failure'
   | 'trial-success'
+  | 'recovery-failure'
   | 'probe-expired'
   | 'force-open'
   | 'disable'

@@ -52,6 +52,10 @@ export interface BreakerOptions {
   halfOpenPermitTimeout?: number;
   /** Per-call deadline in milliseconds; off by default. */
   callTimeout?: number;
+  /** After a recovery, admit traffic on a ramp for this many milliseconds (default 0: all at once). */
+  recoveryDuration?: number;
+  /** Percentage of calls admitted when the ramp starts; it grows to 100 % (default 10). */
+  recoveryInitialRate?: number;
   /** Decides whether an error counts against the upstream; `false` counts neither way (default: every error counts). */
   isFailure?: (error: unknown) => boolean;
   /** The window for rate rules (default the last 100 calls). */
@@ -86,6 +90,8 @@ export interface ResolvedOptions {
   readonly halfOpenMaxConcurrent: number;
   readonly halfOpenPermitTimeout: number;
   readonly callTimeout: number | undefined;
+  readonly recoveryDuration: number;
+  readonly recoveryInitialRate: number;
   readonly isFailure: ((error: unknown) => boolean) | undefined;
   readonly window:
     | { readonly type: 'count'; readonly size: number }
@@ -191,6 +197,8 @@ const optionsSchema = z.strictObject({
   halfOpenMaxConcurrent: whole(1).optional(),
   halfOpenPermitTimeout: millis(1).optional(),
   callTimeout: millis(1).optional(),
+  recoveryDuration: millis(0).optional(),
+  recoveryInitialRate: percent.optional(),
   isFailure: fn('a function (error) => boolean').optional(),
   window: windowSchema.optional(),
   minimumCalls: whole(1).optional(),
@@ -213,6 +221,7 @@ const FOREIGN_NAMES: Record<string, string> = {
   errorFilter:
     '`isFailure` (note the inversion: opossum`s errorFilter returns true to ignore an error, isFailure returns false)',
   capacity: 'a bulkhead; Breaker limits concurrency only in half-open (`halfOpenMaxConcurrent`)',
+  rampUpDuration: '`recoveryDuration`',
   halfOpenAfter: '`timeout` (how long the breaker stays open; cockatiel calls it halfOpenAfter)',
   breaker: '`failureThreshold` (consecutive) or `failureRateThreshold` with `window` (sampling)',
   waitDurationInOpenState: '`timeout`',
@@ -286,6 +295,8 @@ export function resolveOptions(
     halfOpenMaxConcurrent: o.halfOpenMaxConcurrent ?? DEFAULT_HALF_OPEN_MAX_CONCURRENT,
     halfOpenPermitTimeout: o.halfOpenPermitTimeout ?? Math.max(timeout, o.callTimeout ?? 0, 1),
     callTimeout: o.callTimeout,
+    recoveryDuration: o.recoveryDuration ?? 0,
+    recoveryInitialRate: o.recoveryInitialRate ?? 10,
     isFailure: o.isFailure as ((error: unknown) => boolean) | undefined,
     window,
     minimumCalls,

@@ -12,6 +12,8 @@ export interface StateHost {
   open(reason: TransitionReason, retryAfterMs?: number): void;
   halfOpen(reason: TransitionReason): void;
   close(reason: TransitionReason): void;
+  /** Ends a recovery ramp: the breaker is plainly closed again, without a state change. */
+  endRecovery(): void;
   /** The current state, after any transition a state just made. */
   readonly current: State;
   tryAcquireProbe(): boolean;
@@ -173,6 +175,66 @@ export class HalfOpenState implements State {
     const index = this.trials.indexOf(start);
     if (index !== -1) this.trials.splice(index, 1);
     this.host.releaseProbe();
+  }
+}
+
+/**
+ * Closed, but for `recoveryDuration` after a recovery it admits a share of calls that grows from
+ * `recoveryInitialRate` to 100 %, rejecting the rest at once, so an upstream that just came back is
+ * not flattened by the whole backlog. A failure meanwhile opens the breaker again.
+ */
+export class RecoveringState implements State {
+  readonly kind = 'closed';
+  #seen = 0;
+  #admitted = 0;
+  #sliceStart = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly host: StateHost,
+    private readonly closed: ClosedState,
+    readonly from: number,
+    readonly until: number,
+  ) {}
+
+  /** The percentage of calls admitted at clock time `now`. */
+  share(now: number): number {
+    const initial = this.host.options.recoveryInitialRate;
+    const progress = Math.min(1, Math.max(0, (now - this.from) / (this.until - this.from)));
+    return initial + (100 - initial) * progress;
+  }
+
+  acquire(now: number): BreakerOpenError | undefined {
+    if (now >= this.until) {
+      this.host.endRecovery();
+      return undefined;
+    }
+    // Counting rather than drawing lots keeps the admitted share exact, and the tests deterministic;
+    // counts start afresh each second, so a rising share never admits a burst to catch up.
+    if (now - this.#sliceStart >= 1_000) {
+      this.#sliceStart = now;
+      this.#seen = 0;
+      this.#admitted = 0;
+    }
+    this.#seen++;
+    if (this.#admitted * 100 < this.share(now) * this.#seen) {
+      this.#admitted++;
+      return undefined;
+    }
+    return rejection(this.host.options.name, 'recovering', 0);
+  }
+
+  onSuccess(now: number, slow: boolean): void {
+    this.closed.onSuccess(now, slow);
+  }
+
+  onFailure(_now: number, _slow: boolean, _start: number, error: unknown): void {
+    this.host.open('recovery-failure', requestedOpenTime(error));
+  }
+
+  onIgnore(): void {}
+
+  retryAfter(): number {
+    return 0;
   }
 }
 

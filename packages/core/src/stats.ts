@@ -15,6 +15,8 @@ export interface BreakerStats {
   consecutiveFailures: number;
   /** Trial calls while half-open: consecutive successes so far and calls in flight. */
   halfOpen: { successes: number; inFlight: number };
+  /** While closed on a recovery ramp: when it ends, and the percentage of calls admitted now. */
+  recovery: { until: number; admittedRate: number } | null;
   /** Failure percentage over the window, or over all counted calls when there is no window. */
   failureRate: number;
   /** The rate window's contents, or `null` when no rate rule is set. */

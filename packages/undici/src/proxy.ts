@@ -7,6 +7,7 @@ import {
   describeValue as describe,
   markBreakerAnswer,
   openAnswer,
+  rejectionReason,
   parseRetryAfter,
   retryAfterSeconds,
   type FallbackInfo,
@@ -163,7 +164,7 @@ async function answerOpen(
   markBreakerAnswer(res);
   const answer = openAnswer(error);
   if (fallback === undefined) return send(res, answer);
-  const reason = error.state === 'half-open' ? 'half-open-busy' : 'open';
+  const reason = rejectionReason(error);
   try {
     await fallback(req, res, { reason, breaker: error.breaker, retryAfterMs: error.retryAfterMs, error });
   } catch {

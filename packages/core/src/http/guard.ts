@@ -5,6 +5,7 @@ import { BreakerOpenError, CallTimeoutError } from '../errors.js';
 import type { TimerHandle } from '../clock.js';
 import type { FallbackReason, HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
 import { resolveHttpOptions } from './options.js';
+import { rejectionReason } from './problem.js';
 
 const ANSWERED = Symbol.for('@breaker/core/answered');
 
@@ -51,7 +52,7 @@ export class HttpGuard<Req> {
       permit = breaker.acquire();
     } catch (error) {
       if (!(error instanceof BreakerOpenError)) throw error;
-      return { breaker, error, reason: error.state === 'half-open' ? 'half-open-busy' : 'open' };
+      return { breaker, error, reason: rejectionReason(error) };
     }
     return new RequestCall(breaker, permit, this.options.isFailure);
   }

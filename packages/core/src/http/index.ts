@@ -20,6 +20,7 @@ export {
 } from './options.js';
 export {
   openAnswer,
+  rejectionReason,
   timeoutAnswer,
   toHttpError,
   type HttpAnswer,

@@ -29,7 +29,7 @@ const PROBLEM_HEADERS = {
 /** The `503` for a request a breaker turned away: names the breaker and its retry time, and nothing of the upstream. */
 export function openAnswer(error: BreakerOpenError): HttpAnswer {
   const retryAfter = retryAfterSeconds(error.retryAfterMs);
-  const busy = error.state === 'half-open';
+  const busy = rejectionReason(error) === 'half-open-busy';
   const problem: ProblemDetails = {
     type: busy ? 'urn:breaker:problem:half-open-busy' : 'urn:breaker:problem:circuit-open',
     title: busy ? 'Upstream is being probed' : 'Circuit breaker open',
@@ -45,6 +45,11 @@ export function openAnswer(error: BreakerOpenError): HttpAnswer {
     headers: { ...PROBLEM_HEADERS, 'retry-after': String(retryAfter) },
     body: JSON.stringify(problem),
   };
+}
+
+/** Why a request was turned away, as a fallback is told: open, or only short of trial (or ramp) capacity. */
+export function rejectionReason(error: BreakerOpenError): 'open' | 'half-open-busy' {
+  return error.state === 'half-open' || error.state === 'recovering' ? 'half-open-busy' : 'open';
 }
 
 /** The `504` for a request whose handler did not answer within `callTimeout`. */
