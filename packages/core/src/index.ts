@@ -56,3 +56,50 @@ export {
   type StoreSession,
 } from './store.js';
 export { CountWindow, TimeWindow, type SlidingWindow, type WindowCounts } from './windows/index.js';
+export { BulkheadRejectedError, type BulkheadRejection } from './policies/BulkheadRejectedError.js';
+export {
+  bulkhead,
+  type BulkheadEvents,
+  type BulkheadPolicy,
+  type BulkheadStats,
+} from './policies/BulkheadPolicy.js';
+export {
+  DEFAULT_BULKHEAD_MAX_QUEUE,
+  DEFAULT_BULKHEAD_NAME,
+  type BulkheadOptions,
+  type ResolvedBulkheadOptions,
+} from './policies/bulkheadOptions.js';
+export { compose, type ComposedPolicy, type FallbackOf } from './policies/compose.js';
+export {
+  fallback,
+  fallbackReason,
+  type FallbackEvent,
+  type FallbackEvents,
+  type FallbackHandler,
+  type FallbackOptions,
+  type FallbackPolicy,
+  type FallbackStats,
+  type PolicyFallbackReason,
+} from './policies/FallbackPolicy.js';
+export type { ExecuteOptions, Fireable, Guard, Guarded, Policy } from './policies/Policy.js';
+export type { RetryBudgetStats } from './policies/RetryBudget.js';
+export {
+  retry,
+  type GiveUpEvent,
+  type GiveUpReason,
+  type RetryEvent,
+  type RetryEvents,
+  type RetryPolicy,
+  type RetryStats,
+} from './policies/RetryPolicy.js';
+export {
+  DEFAULT_RETRY_ATTEMPTS,
+  DEFAULT_RETRY_BASE_DELAY,
+  DEFAULT_RETRY_BUDGET_MIN_PER_SECOND,
+  DEFAULT_RETRY_BUDGET_RATIO,
+  DEFAULT_RETRY_BUDGET_WINDOW,
+  DEFAULT_RETRY_MAX_DELAY,
+  type ResolvedRetryOptions,
+  type RetryBudgetOptions,
+  type RetryOptions,
+} from './policies/retryOptions.js';
