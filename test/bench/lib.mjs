@@ -1,0 +1,88 @@
+// Shared helpers of the benchmarks: statistics, number formatting, Markdown tables and the
+// small protocol by which index.mjs collects each script's results.
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+/** The median of a list of numbers (the mean of the two middle ones for an even count). */
+export function median(values) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export const min = (values) => Math.min(...values);
+export const max = (values) => Math.max(...values);
+
+/** Formats a number with a fixed count of decimals and thin thousands separators. */
+export function num(value, decimals = 0) {
+  if (value === undefined || value === null || Number.isNaN(value)) return '–';
+  if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+/** A ratio as `1.23×`. */
+export const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '–');
+
+/** Formats nanoseconds with one decimal below 100 ns and none above. */
+export const ns = (value) => num(value, value < 100 ? 1 : 0);
+
+/**
+ * A table as Markdown whose columns line up in a terminal too. `align` holds 'l' or 'r' per column
+ * (numbers default to the right).
+ */
+export function table({ columns, rows, align }) {
+  const cells = [columns, ...rows].map((row) => row.map((cell) => String(cell)));
+  const widths = columns.map((_, i) => Math.max(3, ...cells.map((row) => [...row[i]].length)));
+  const sides = columns.map((_, i) => align?.[i] ?? (i === 0 ? 'l' : 'r'));
+  const pad = (text, i) => {
+    const fill = ' '.repeat(widths[i] - [...text].length);
+    return sides[i] === 'r' ? fill + text : text + fill;
+  };
+  const line = (row) => `| ${row.map(pad).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (sides[i] === 'r' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
+}
+
+/** Renders a section: a heading, a paragraph and a table. */
+export function renderSection({ heading, text, table: t, notes }) {
+  const parts = [`### ${heading}`];
+  if (text) parts.push(text);
+  if (t) parts.push(table(t));
+  if (notes) parts.push(notes);
+  return parts.join('\n\n');
+}
+
+/** Renders one script's results: a level-2 heading and its sections. */
+export function renderReport(report) {
+  return [`## ${report.title}`, report.intro, ...report.sections.map(renderSection)]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+/** Lets other work run (timers, I/O) between measurements. */
+export const breathe = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Progress on stderr, so that stdout carries only the tables. */
+export const progress = (message) => process.stderr.write(`  … ${message}\n`);
+
+/**
+ * Runs `run()` when the module is the entry point: prints its tables to stdout and, with
+ * `--json FILE`, writes the report as JSON for index.mjs.
+ */
+export async function runIfMain(meta, run) {
+  if (meta.url !== pathToFileURL(process.argv[1] ?? '').href) return;
+  const report = await run();
+  console.log(`${renderReport(report)}\n`);
+  const at = process.argv.indexOf('--json');
+  if (at !== -1) writeFileSync(process.argv[at + 1], JSON.stringify(report));
+}
+
+/** Milliseconds since `start` (from performance.now()). */
+export const since = (start) => performance.now() - start;
+
+/** Reads an integer from the environment, for quicker runs while editing. */
+export function envInt(name, fallback) {
+  const value = Number.parseInt(process.env[name] ?? '', 10);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
