@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
-import { InvalidOptionError } from './errors.js';
+import { clock, fn, invalidOption, millis, parseOptions, whole } from './validation.js';
 import type { BreakerSnapshot } from './snapshot.js';
 import type { StateStore } from './store.js';
 
@@ -107,42 +107,10 @@ export interface ResolvedOptions {
   readonly initialState: BreakerSnapshot | undefined;
 }
 
-const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => {
-  const allowed =
-    max === Number.MAX_SAFE_INTEGER
-      ? `a whole number of at least ${min}`
-      : `a whole number from ${min} to ${max}`;
-  return z
-    .number({ error: allowed })
-    .int({ error: allowed })
-    .min(min, { error: allowed })
-    .max(max, { error: allowed });
-};
-
-const millis = (min: number) => {
-  const allowed = `a finite number of milliseconds of at least ${min}`;
-  return z.number({ error: allowed }).min(min, { error: allowed }).finite({ error: allowed });
-};
-
 const percent = z
   .number({ error: 'a percentage above 0 and at most 100' })
   .gt(0, { error: 'a percentage above 0 and at most 100' })
   .max(100, { error: 'a percentage above 0 and at most 100' });
-
-const fn = (what: string) =>
-  z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
-    error: what,
-  });
-
-const clockSchema = z.custom<Clock>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Clock).now === 'function' &&
-    typeof (value as Clock).setTimeout === 'function' &&
-    typeof (value as Clock).clearTimeout === 'function',
-  { error: 'an object with now(), setTimeout() and clearTimeout()' },
-);
 
 const storeSchema = z.custom<StateStore>(
   (value) =>
@@ -205,7 +173,7 @@ const optionsSchema = z.strictObject({
   failureRateThreshold: percent.optional(),
   slowCallDuration: millis(0).optional(),
   slowCallRateThreshold: percent.optional(),
-  clock: clockSchema.optional(),
+  clock: clock.optional(),
   random: fn('a function returning a number in [0, 1)').optional(),
   store: storeSchema.optional(),
   initialState: snapshotSchema.optional(),
@@ -220,7 +188,7 @@ const FOREIGN_NAMES: Record<string, string> = {
   rollingCountBuckets: '`window: { type: "time", duration, buckets }`',
   errorFilter:
     '`isFailure` (note the inversion: opossum`s errorFilter returns true to ignore an error, isFailure returns false)',
-  capacity: 'a bulkhead; Breaker limits concurrency only in half-open (`halfOpenMaxConcurrent`)',
+  capacity: '`bulkhead({ maxConcurrent })`, a policy to compose with the breaker',
   rampUpDuration: '`recoveryDuration`',
   halfOpenAfter: '`timeout` (how long the breaker stays open; cockatiel calls it halfOpenAfter)',
   breaker: '`failureThreshold` (consecutive) or `failureRateThreshold` with `window` (sampling)',
@@ -237,24 +205,13 @@ const FOREIGN_NAMES: Record<string, string> = {
   samplingDuration: '`window: { type: "time", duration }`',
 };
 
-const KNOWN_KEYS = Object.keys(optionsSchema.shape);
-
 /** Checks options once and fills in defaults; throws {@link InvalidOptionError} (a `TypeError`) on the first problem. */
 export function resolveOptions(
   options: BreakerOptions | undefined,
   context = 'CircuitBreaker',
   extraKeys: readonly string[] = [],
 ): ResolvedOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new InvalidOptionError(
-      'options',
-      `${context} options must be an object; received ${describe(options)}.`,
-    );
-  }
-  const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success)
-    throw toOptionError(parsed.error, options ?? {}, context, [...new Set([...KNOWN_KEYS, ...extraKeys])]);
-  const o = parsed.data;
+  const o = parseOptions(optionsSchema, options, context, FOREIGN_NAMES, extraKeys);
 
   const rateRule = o.failureRateThreshold !== undefined || o.slowCallRateThreshold !== undefined;
   const timeout = o.timeout ?? DEFAULT_TIMEOUT;
@@ -321,82 +278,4 @@ function resolveWindow(
   return { type: 'time', duration: window.duration, buckets: window.buckets ?? DEFAULT_TIME_WINDOW_BUCKETS };
 }
 
-function toOptionError(
-  error: z.ZodError,
-  input: object,
-  context: string,
-  knownKeys: readonly string[],
-): InvalidOptionError {
-  const issue = error.issues[0];
-  if (issue === undefined) return new InvalidOptionError('options', `${context} options are invalid.`);
-  if (issue.code === 'unrecognized_keys') {
-    const prefix = issue.path.map(String);
-    const key = issue.keys[0] ?? '';
-    const option = [...prefix, key].join('.');
-    const hint = prefix.length === 0 ? suggest(key, knownKeys) : undefined;
-    const allowed =
-      prefix.length === 0 ? `Known options: ${knownKeys.join(', ')}.` : 'Check the option`s documentation.';
-    return new InvalidOptionError(
-      option,
-      `Unknown ${context} option "${option}".${hint === undefined ? '' : ` Did you mean ${hint}?`} ${allowed}`,
-    );
-  }
-  const option = issue.path.map(String).join('.') || 'options';
-  return invalid(context, option, issue.message, valueAt(input, issue.path));
-}
-
-function invalid(context: string, option: string, allowed: string, received: unknown): InvalidOptionError {
-  return new InvalidOptionError(
-    option,
-    `Invalid ${context} option "${option}": expected ${allowed}; received ${describe(received)}.`,
-  );
-}
-
-function suggest(key: string, knownKeys: readonly string[]): string | undefined {
-  const foreign = FOREIGN_NAMES[key];
-  if (foreign !== undefined) return foreign;
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of knownKeys) {
-    const distance = editDistance(key.toLowerCase(), known.toLowerCase());
-    if (distance < bestDistance) {
-      best = known;
-      bestDistance = distance;
-    }
-  }
-  return best === undefined ? undefined : `\`${best}\``;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-/** A short, safe rendering of a received value for an error message. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
+const invalid = invalidOption;

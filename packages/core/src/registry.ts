@@ -1,7 +1,8 @@
 import { CircuitBreaker } from './CircuitBreaker.js';
 import { Emitter } from './events.js';
 import { InvalidOptionError } from './errors.js';
-import { describe, resolveOptions, type BreakerOptions } from './options.js';
+import { resolveOptions, type BreakerOptions } from './options.js';
+import { describe } from './validation.js';
 
 /** Options of {@link BreakerRegistry}. */
 export interface RegistryOptions {

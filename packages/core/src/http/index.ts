@@ -28,4 +28,4 @@ export {
   type ProblemDetails,
 } from './problem.js';
 export { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
-export { describe as describeValue } from '../options.js';
+export { describe as describeValue } from '../validation.js';

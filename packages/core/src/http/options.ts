@@ -1,6 +1,7 @@
 import { BreakerRegistry } from '../registry.js';
 import { InvalidOptionError } from '../errors.js';
-import { describe, resolveOptions, type BreakerOptions } from '../options.js';
+import { resolveOptions, type BreakerOptions } from '../options.js';
+import { describe, invalidOption } from '../validation.js';
 
 /** What an HTTP `isFailure` is told about a finished request. */
 export interface HttpOutcome {
@@ -120,9 +121,4 @@ export function resolveHttpOptions<Req>(
   };
 }
 
-function invalid(context: string, option: string, allowed: string, received: unknown): InvalidOptionError {
-  return new InvalidOptionError(
-    option,
-    `Invalid ${context} option "${option}": expected ${allowed}; received ${describe(received)}.`,
-  );
-}
+const invalid = invalidOption;

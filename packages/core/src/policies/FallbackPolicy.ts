@@ -3,7 +3,7 @@ import { BreakerOpenError, CallTimeoutError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { BulkheadRejectedError } from './BulkheadRejectedError.js';
 import { aborted, contextFor, type ExecuteOptions, type Guarded, type Policy } from './Policy.js';
-import { fn, parseOptions } from './validate.js';
+import { fn, parseOptions } from '../validation.js';
 
 /** Why a fallback answered: the breaker was open, the call timed out, the bulkhead was full, or it failed. */
 export type PolicyFallbackReason = 'open' | 'timeout' | 'bulkhead-full' | 'error';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
-import { clock, millis, parseOptions, whole } from './validate.js';
+import { clock, millis, parseOptions, whole } from '../validation.js';
 
 export const DEFAULT_BULKHEAD_NAME = 'bulkhead';
 export const DEFAULT_BULKHEAD_MAX_QUEUE = 0;

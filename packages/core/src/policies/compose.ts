@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { describe } from '../options.js';
+import { describe } from '../validation.js';
 import { isGuard, toPolicy, type ExecuteOptions, type Guard, type Guarded, type Policy } from './Policy.js';
 import type { FallbackPolicy } from './FallbackPolicy.js';
 

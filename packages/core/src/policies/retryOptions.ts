@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { BreakerOpenError } from '../errors.js';
-import { clock, fn, invalidOption, millis, nonNegative, parseOptions, whole } from './validate.js';
+import { clock, fn, invalidOption, millis, nonNegative, parseOptions, whole } from '../validation.js';
 
 export const DEFAULT_RETRY_ATTEMPTS = 3;
 export const DEFAULT_RETRY_BASE_DELAY = 100;

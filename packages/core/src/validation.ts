@@ -1,12 +1,18 @@
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
-import { describe } from '../options.js';
+import type { Clock } from './clock.js';
+import { InvalidOptionError } from './errors.js';
 
-/** A whole number of at least `min`. */
-export const whole = (min: number) => {
-  const allowed = `a whole number of at least ${min}`;
-  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed });
+/** A whole number of at least `min` (and at most `max`). */
+export const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const allowed =
+    max === Number.MAX_SAFE_INTEGER
+      ? `a whole number of at least ${min}`
+      : `a whole number from ${min} to ${max}`;
+  return z
+    .number({ error: allowed })
+    .int({ error: allowed })
+    .min(min, { error: allowed })
+    .max(max, { error: allowed });
 };
 
 /** A finite number of milliseconds of at least `min`. */
@@ -43,6 +49,7 @@ export function parseOptions<S extends z.ZodObject>(
   options: unknown,
   context: string,
   hints: Readonly<Record<string, string>> = {},
+  extraKeys: readonly string[] = [],
 ): z.infer<S> {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new InvalidOptionError(
@@ -58,7 +65,7 @@ export function parseOptions<S extends z.ZodObject>(
   const path = issue?.path.map(String) ?? [];
   if (issue?.code === 'unrecognized_keys') {
     const option = [...path, issue.keys[0] ?? ''].join('.');
-    const known = path.length === 0 ? Object.keys(schema.shape) : [];
+    const known = path.length === 0 ? [...new Set([...Object.keys(schema.shape), ...extraKeys])] : [];
     throw unknownOption(context, option, hints[option] ?? closest(option, known), known);
   }
   const option = path.join('.') || 'options';
@@ -111,4 +118,16 @@ function valueAt(input: unknown, path: readonly string[]): unknown {
     value = (value as Record<string, unknown>)[key];
   }
   return value;
+}
+
+/** A short, safe rendering of a received value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
 }
