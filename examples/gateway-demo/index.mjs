@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { BreakerRegistry } from '@breaker/core';
 import { circuitBreaker } from '@breaker/express';
+import { dashboard } from '@breaker/dashboard';
 
 // The partner's script: up, then it hangs (never answers), then it answers 500s, then it is up again.
 const PHASES = [
@@ -71,6 +72,9 @@ async function rates(req, res) {
 const app = express();
 app.get('/rates', circuitBreaker({ ...guard, fallback: lastGoodRates }), rates);
 app.get('/rates/live', circuitBreaker(guard), rates);
+// A live page of the registry's breakers, for a browser to watch while the demo runs.
+const breakersPage = dashboard({ registry });
+app.use('/breakers', breakersPage);
 
 // The breaker is made on the first request: watch the registry for it, and note every state change.
 const changes = []; // lines not printed yet
@@ -177,6 +181,7 @@ console.log(
 console.log(
   `  gateway  ${gatewayUrl}  GET /rates (falls back to the last good rates), GET /rates/live (no fallback)`,
 );
+console.log(`           dashboard: ${gatewayUrl}/breakers/ (open it in a browser while the demo runs)`);
 console.log(
   `  breaker  "partner" from @breaker/express: failureThreshold ${BREAKER.failureThreshold}, ` +
     `successThreshold ${BREAKER.successThreshold}, timeout ${BREAKER.timeout} ms, callTimeout ${BREAKER.callTimeout} ms`,
@@ -208,6 +213,7 @@ await Promise.all([timeline(), traffic()]);
 
 // The summary, then close everything.
 const stats = registry.get('partner').stats();
+breakersPage.close();
 registry.dispose();
 for (const server of [gatewayServer, partner]) {
   server.closeAllConnections();
