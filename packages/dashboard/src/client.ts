@@ -158,7 +158,7 @@ export function client(win: BrowserWindow): void {
     svg.append(axis, ok, failed);
     const spark = element('td', 'spark');
     spark.append(svg);
-    const stateCell = element('td');
+    const stateCell = element('td', 'state');
     stateCell.append(state);
     const transitions = element('ol', 'transitions');
     const transitionsCell = element('td');

@@ -24,6 +24,8 @@ th, td { text-align: left; padding: 0.45rem 0.6rem; border-bottom: 1px solid var
 thead th { background: var(--head); font-weight: 600; white-space: nowrap; }
 th.name { font-weight: 600; word-break: break-all; max-width: 24rem; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { min-width: 6.5rem; }
+td.state { min-width: 8rem; }
 .badge { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 999px; font-weight: 600; font-size: 0.85em;
   border: 1px solid currentColor; white-space: nowrap; }
 .badge.closed { color: var(--closed); }
