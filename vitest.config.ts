@@ -20,7 +20,10 @@ export default defineConfig({
             { find: /^@breaker\/core\/testing$/, replacement: `${core}testing.ts` },
             { find: /^@breaker\/core\/http$/, replacement: `${core}http/index.ts` },
             { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
-            { find: /^@breaker\/(express|koa|undici|redis|prometheus|dashboard)$/, replacement: `${packages}$1/src/index.ts` },
+            {
+              find: /^@breaker\/(express|koa|undici|redis|prometheus|dashboard)$/,
+              replacement: `${packages}$1/src/index.ts`,
+            },
           ],
         },
         test: {
