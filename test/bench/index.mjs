@@ -47,9 +47,14 @@ function cpuModel() {
   }
 }
 
+/** The commit measured, and whether the packages' files differ from it. */
 function commit() {
+  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', '../../packages') === ''
+      ? head
+      : `${head}, with uncommitted changes under packages/`;
   } catch {
     return 'unknown';
   }
@@ -71,7 +76,10 @@ function header(started) {
     ['Node', process.version],
     ...LIBRARIES.map((name) => [name, version(name)]),
   ];
-  return ['# Breaker benchmarks', table({ columns: ['', ''], rows, align: ['l', 'l'] })].join('\n\n');
+  return [
+    '# Breaker benchmarks',
+    table({ columns: ['machine and versions', ''], rows, align: ['l', 'l'] }),
+  ].join('\n\n');
 }
 
 /** Runs one script as a child process; resolves with its JSON report. */
