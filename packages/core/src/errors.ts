@@ -16,10 +16,14 @@ export class BreakerError extends Error {
   readonly code: string;
   declare readonly [BRAND]: true;
 
+  static {
+    // On the prototype, not each instance: making an error stays as cheap as a plain Error.
+    Object.defineProperty(this.prototype, BRAND, { value: true });
+  }
+
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    Object.defineProperty(this, BRAND, { value: true });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -103,10 +107,13 @@ export class InvalidOptionError extends TypeError {
   readonly option: string;
   declare readonly [BRAND]: true;
 
+  static {
+    Object.defineProperty(this.prototype, BRAND, { value: true });
+  }
+
   constructor(option: string, message: string) {
     super(message);
     this.option = option;
-    Object.defineProperty(this, BRAND, { value: true });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
