@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { BreakerOpenError, CallTimeoutError } from './errors.js';
 import { Emitter, type BreakerEvents, type TransitionReason } from './events.js';
-import { resolveOptions, type BreakerOptions, type ResolvedOptions } from './options.js';
+import { breakerOptions, type BreakerOptions, type ResolvedOptions } from './options.js';
 import type { BreakerSnapshot } from './snapshot.js';
 import {
   ClosedState,
@@ -147,7 +147,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   constructor(options?: BreakerOptions) {
     super();
-    const o = resolveOptions(options);
+    const o = breakerOptions(options);
     this.options = o;
     this.#clock = o.clock;
     this.#measure = o.window?.type === 'time' || o.slowCallDuration !== undefined || o.store !== undefined;

@@ -205,6 +205,27 @@ const FOREIGN_NAMES: Record<string, string> = {
   samplingDuration: '`window: { type: "time", duration }`',
 };
 
+/** Marks options resolved already, so breakers made from one configuration share it. */
+export const RESOLVED: unique symbol = Symbol('breaker.resolved');
+
+/** Options resolved once by {@link resolveOptions}, for another breaker named `name`. */
+export function withName(resolved: ResolvedOptions, name: string): BreakerOptions {
+  return { [RESOLVED]: resolved, name } as BreakerOptions;
+}
+
+/**
+ * The options a breaker uses: checked and completed, or, when made by {@link withName}, a view of a
+ * shared configuration that differs only in its name, so that many keyed breakers cost little memory.
+ */
+export function breakerOptions(options: BreakerOptions | undefined): ResolvedOptions {
+  const resolved = (options as { [RESOLVED]?: ResolvedOptions } | undefined)?.[RESOLVED];
+  if (resolved === undefined) return resolveOptions(options);
+  const name = options!.name!;
+  return resolved.name === name
+    ? resolved
+    : (Object.create(resolved, { name: { value: name, enumerable: true } }) as ResolvedOptions);
+}
+
 /** Checks options once and fills in defaults; throws {@link InvalidOptionError} (a `TypeError`) on the first problem. */
 export function resolveOptions(
   options: BreakerOptions | undefined,

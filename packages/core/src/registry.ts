@@ -1,7 +1,7 @@
 import { CircuitBreaker } from './CircuitBreaker.js';
 import { Emitter } from './events.js';
 import { InvalidOptionError } from './errors.js';
-import { resolveOptions, type BreakerOptions } from './options.js';
+import { resolveOptions, withName, type BreakerOptions, type ResolvedOptions } from './options.js';
 import { describe } from './validation.js';
 
 /** Options of {@link BreakerRegistry}. */
@@ -31,6 +31,9 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   readonly #defaults: RegistryOptions['defaults'];
   readonly #overrides: NonNullable<RegistryOptions['overrides']>;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #resolved = new WeakMap<object, ResolvedOptions>();
+  /** Stands for "no call options" as a key of `#resolved`. */
+  readonly #shared = {};
 
   constructor(options: RegistryOptions = {}) {
     super();
@@ -71,7 +74,7 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
       breakers.set(name, existing);
       return existing;
     }
-    const breaker = new CircuitBreaker({ ...this.#defaults, ...this.#overrides[name], ...options, name });
+    const breaker = new CircuitBreaker(this.#optionsFor(name, options));
     breakers.set(name, breaker);
     this.emit('add', { breaker });
     if (breakers.size > this.maxSize) this.#evict();
@@ -115,6 +118,22 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   dispose(): void {
     for (const breaker of this.#breakers.values()) breaker.dispose();
     this.#breakers.clear();
+  }
+
+  /**
+   * Options for a new breaker. Breakers without overrides of their own share one resolved
+   * configuration per `options` object (such as a middleware's), differing only in name.
+   */
+  #optionsFor(name: string, options: Omit<BreakerOptions, 'name'> | undefined): BreakerOptions {
+    const merged = { ...this.#defaults, ...this.#overrides[name], ...options, name };
+    if (this.#overrides[name] !== undefined) return merged;
+    const key = options ?? this.#shared;
+    let resolved = this.#resolved.get(key);
+    if (resolved === undefined) {
+      resolved = resolveOptions(merged);
+      this.#resolved.set(key, resolved);
+    }
+    return withName(resolved, name);
   }
 
   #evict(): void {
