@@ -17,6 +17,7 @@ export type Behaviour =
   | { kind: 'pass-error'; status?: number; message?: string }
   | { kind: 'async-reject'; message?: string }
   | { kind: 'hang' }
+  | { kind: 'gate'; gate: Promise<unknown>; status: number }
   | { kind: 'late'; afterMs: number; status: number }
   | { kind: 'upstream'; url: string }
   | { kind: 'upstream-uncaught'; url: string };
@@ -130,6 +131,13 @@ function expressApp(options: AppOptions, state: State, onEnter: (signal?: AbortS
           return Promise.reject(new Error(behaviour.message ?? 'secret upstream detail')) as unknown as void;
         case 'hang':
           return;
+        case 'gate':
+          void behaviour.gate.then(() => {
+            if (res.headersSent) return;
+            res.statusCode = behaviour.status;
+            res.end('through the gate');
+          });
+          return;
         case 'late':
           setTimeout(() => {
             res.statusCode = behaviour.status;
@@ -216,6 +224,11 @@ function koaApp(options: AppOptions, state: State, onEnter: (signal?: AbortSigna
       case 'hang':
         await new Promise(() => {});
         return;
+      case 'gate':
+        await behaviour.gate;
+        ctx.status = behaviour.status;
+        ctx.body = 'through the gate';
+        return;
       case 'late':
         await new Promise((resolve) => setTimeout(resolve, behaviour.afterMs));
         ctx.status = behaviour.status;
@@ -242,6 +255,23 @@ function koaApp(options: AppOptions, state: State, onEnter: (signal?: AbortSigna
     }
   });
   return app.callback();
+}
+
+/** A promise the test resolves when it chooses: a handler waits on it to hold its request open. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** Waits, polling every 5 ms for at most `timeoutMs`, until `condition` holds; false if it never did. */
+export async function until(condition: () => boolean, timeoutMs = 2_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
 }
 
 /** A real upstream on loopback whose behaviour the test switches. */

@@ -7,8 +7,10 @@ import { circuitBreaker as expressBreaker } from '@breaker/express';
 import { circuitBreaker as koaBreaker } from '@breaker/koa';
 import {
   FRAMEWORKS,
+  gate,
   startApp,
   startUpstream,
+  until,
   type AppOptions,
   type Behaviour,
   type Framework,
@@ -48,6 +50,30 @@ function expectProblem(res: request.Response, breaker: string) {
   expect(body.detail).toContain(breaker);
   expect(res.text).not.toContain('secret upstream detail');
   return body;
+}
+
+function expectBulkheadProblem(res: request.Response, name: string) {
+  expect(res.status).toBe(503);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.headers['cache-control']).toBe('no-store');
+  expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+  const body = JSON.parse(res.text);
+  expect(body).toMatchObject({
+    type: 'urn:breaker:problem:bulkhead-full',
+    title: expect.any(String),
+    status: 503,
+    bulkhead: name,
+    retryAfter: Number(res.headers['retry-after']),
+  });
+  expect(body.detail).toContain(`"${name}"`);
+  expect(res.text).not.toContain('secret upstream detail');
+  return body;
+}
+
+/** Reads a fetch answer whole, so that its connection is free again. */
+async function answer(pending: Promise<Response>) {
+  const res = await pending;
+  return { status: res.status, text: await res.text() };
 }
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
@@ -430,6 +456,328 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expectProblem(res, 'partner');
     expect(upstream.state.requests).toBe(3);
   });
+
+  describe('bulkhead', () => {
+    it('answers 503 with Retry-After and a bulkhead-full problem when every slot is busy, without calling the handler', async () => {
+      const registry = new BreakerRegistry();
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: { name: 'partner', registry, failureThreshold: 1, bulkhead: { maxConcurrent: 1 } },
+        behaviour: { kind: 'gate', gate: held.promise, status: 200 },
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      for (let i = 0; i < 3; i++) {
+        const body = expectBulkheadProblem(await get(target), 'partner');
+        expect(body.breaker).toBe('partner');
+      }
+      expect(target.calls).toBe(1);
+      held.open();
+      expect(await first).toEqual({ status: 200, text: 'through the gate' });
+      // Rejections by the bulkhead never reach the breaker: not as failures, not as its own rejections.
+      expect(registry.peek('partner')!.stats()).toMatchObject({
+        state: 'closed',
+        counts: { successes: 1, failures: 0, rejections: 0, ignored: 0 },
+      });
+      expect((await get(target)).status).toBe(200);
+    });
+
+    it("takes Retry-After from the bulkhead's estimate of when a slot frees", async () => {
+      const clock = new ManualClock();
+      const gates = [gate(), gate()];
+      let n = 0;
+      const target = await app({
+        framework,
+        breaker: { name: 'p', clock, bulkhead: { maxConcurrent: 1 } },
+        behaviour: () => ({ kind: 'gate', gate: gates[n++]!.promise, status: 200 }),
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      clock.advance(3_000);
+      gates[0]!.open();
+      await first;
+      const second = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const rejected = await get(target);
+      expectBulkheadProblem(rejected, 'p');
+      expect(rejected.headers['retry-after']).toBe('3');
+      gates[1]!.open();
+      await second;
+    });
+
+    it("answers through the fallback with reason 'bulkhead-full'", async () => {
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: { name: 'p', bulkhead: { maxConcurrent: 1 } },
+        behaviour: { kind: 'gate', gate: held.promise, status: 200 },
+        fallback: { status: 200 },
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const res = await get(target);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ fallback: 'bulkhead-full' });
+      expect(target.fallbacks).toHaveLength(1);
+      expect(target.fallbacks[0]).toMatchObject({ reason: 'bulkhead-full', breaker: 'p', retryAfterMs: 0 });
+      expect((target.fallbacks[0]!.error as { code?: string }).code).toBe('BREAKER_BULKHEAD_FULL');
+      held.open();
+      await first;
+    });
+
+    it('a fallback that throws for a full bulkhead ends in the bulkhead problem', async () => {
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: { name: 'p', bulkhead: { maxConcurrent: 1 } },
+        behaviour: { kind: 'gate', gate: held.promise, status: 200 },
+        fallback: { status: 200, throws: true },
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      expectBulkheadProblem(await get(target), 'p');
+      held.open();
+      await first;
+    });
+
+    it("with onReject: 'error', hands a 503 error with Retry-After to the app's error handling", async () => {
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: { name: 'p', onReject: 'error', bulkhead: { maxConcurrent: 1 } },
+        behaviour: { kind: 'gate', gate: held.promise, status: 200 },
+        errorHandler: true,
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const res = await get(target);
+      expect(res.status).toBe(503);
+      expect(res.text).toBe('app error handler: 503');
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers['cache-control']).toBe('no-store');
+      held.open();
+      await first;
+    });
+
+    it('queues a request beyond maxConcurrent and runs its handler only once a slot frees', async () => {
+      const clock = new ManualClock();
+      const gates = [gate(), gate()];
+      let n = 0;
+      const target = await app({
+        framework,
+        breaker: { name: 'p', clock, bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 60_000 } },
+        behaviour: () => ({ kind: 'gate', gate: gates[n++]!.promise, status: 200 }),
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const second = answer(fetch(`${target.url}/r`));
+      // The queued request's queueTimeout timer is the only timer on the clock.
+      expect(await until(() => clock.pendingTimers === 1)).toBe(true);
+      expectBulkheadProblem(await get(target), 'p');
+      expect(target.calls).toBe(1);
+      const entered = target.entered();
+      gates[0]!.open();
+      expect(await first).toEqual({ status: 200, text: 'through the gate' });
+      await entered;
+      expect(target.calls).toBe(2);
+      expect(clock.pendingTimers).toBe(0);
+      gates[1]!.open();
+      expect(await second).toEqual({ status: 200, text: 'through the gate' });
+    });
+
+    it('turns a queued request away after queueTimeout, with a bulkhead-full problem', async () => {
+      const clock = new ManualClock();
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: { name: 'p', clock, bulkhead: { maxConcurrent: 1, maxQueue: 5, queueTimeout: 500 } },
+        behaviour: { kind: 'gate', gate: held.promise, status: 200 },
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const queued = get(target).then((res) => res);
+      expect(await until(() => clock.pendingTimers === 1)).toBe(true);
+      clock.advance(499);
+      expect(clock.pendingTimers).toBe(1);
+      clock.advance(1);
+      const body = expectBulkheadProblem(await queued, 'p');
+      expect(body.detail).toContain('waited');
+      expect(target.calls).toBe(1);
+      held.open();
+      await first;
+      expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('a client that hangs up while queued leaves the queue at once and counts neither way', async () => {
+      const clock = new ManualClock();
+      const registry = new BreakerRegistry();
+      const held = gate();
+      let mode: Behaviour = { kind: 'gate', gate: held.promise, status: 200 };
+      const target = await app({
+        framework,
+        breaker: {
+          name: 'p',
+          clock,
+          registry,
+          bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 60_000 },
+        },
+        behaviour: () => mode,
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const controller = new AbortController();
+      const leaving = fetch(`${target.url}/r`, { signal: controller.signal }).catch(() => 'aborted');
+      expect(await until(() => clock.pendingTimers === 1)).toBe(true);
+      controller.abort();
+      expect(await leaving).toBe('aborted');
+      // It left the queue (its queue timer is gone), so the queue has room again.
+      expect(await until(() => clock.pendingTimers === 0)).toBe(true);
+      const next = answer(fetch(`${target.url}/r`));
+      expect(await until(() => clock.pendingTimers === 1)).toBe(true);
+      mode = { kind: 'status', status: 200 };
+      held.open();
+      expect(await first).toEqual({ status: 200, text: 'through the gate' });
+      expect((await next).status).toBe(200);
+      expect(target.calls).toBe(2);
+      expect(registry.peek('p')!.stats().counts).toMatchObject({ successes: 2, failures: 0, ignored: 0 });
+      expect((await get(target)).status).toBe(200);
+    });
+
+    it('frees the slot when the deadline answers, before a slow fallback has finished its answer', async () => {
+      const clock = new ManualClock();
+      let mode: Behaviour = { kind: 'hang' };
+      const target = await app({
+        framework,
+        breaker: { name: 'p', clock, callTimeout: 100, bulkhead: { maxConcurrent: 1 } },
+        behaviour: () => mode,
+        fallback: { status: 200, delayMs: 300 },
+      });
+      const hung = get(target).then((res) => res);
+      await target.entered();
+      clock.advance(100);
+      // The timeout fallback takes 300 ms to answer; the slot is free from the deadline on.
+      mode = { kind: 'status', status: 200 };
+      const admitted = await get(target);
+      expect(admitted.status).toBe(200);
+      expect(admitted.text).toBe('handler');
+      expect((await hung).body).toMatchObject({ fallback: 'timeout' });
+      expect(target.fallbacks.map((info) => info.reason)).toEqual(['timeout']);
+    });
+
+    it('frees the slot at the 504 though the handler still runs', async () => {
+      const clock = new ManualClock();
+      let mode: Behaviour = { kind: 'hang' };
+      const target = await app({
+        framework,
+        breaker: { name: 'p', clock, callTimeout: 100, bulkhead: { maxConcurrent: 1 } },
+        behaviour: () => mode,
+      });
+      const hung = get(target).then((res) => res);
+      await target.entered();
+      expectBulkheadProblem(await get(target), 'p');
+      clock.advance(100);
+      expect((await hung).status).toBe(504);
+      mode = { kind: 'status', status: 200 };
+      expect((await get(target)).status).toBe(200);
+      expect((await get(target)).status).toBe(200);
+    });
+
+    it('frees the slot when an admitted client hangs up', async () => {
+      const registry = new BreakerRegistry();
+      let mode: Behaviour = { kind: 'hang' };
+      const target = await app({
+        framework,
+        breaker: { name: 'p', registry, bulkhead: { maxConcurrent: 1 } },
+        behaviour: () => mode,
+      });
+      const controller = new AbortController();
+      const hung = fetch(`${target.url}/r`, { signal: controller.signal }).catch(() => 'aborted');
+      await target.entered();
+      expectBulkheadProblem(await get(target), 'p');
+      controller.abort();
+      await hung;
+      // The server hears of the hang-up a moment after the client: the permit goes back, the slot frees.
+      expect(await until(() => registry.peek('p')!.stats().counts.ignored === 1)).toBe(true);
+      mode = { kind: 'status', status: 200 };
+      expect((await get(target)).status).toBe(200);
+    });
+
+    it('never counts its rejections against this breaker or an outer one', async () => {
+      const registry = new BreakerRegistry();
+      const held = gate();
+      let mode: Behaviour = { kind: 'gate', gate: held.promise, status: 200 };
+      const target = await app({
+        framework,
+        outer: { failureThreshold: 1 },
+        breaker: { name: 'inner', registry, failureThreshold: 1, bulkhead: { maxConcurrent: 1 } },
+        behaviour: () => mode,
+      });
+      const first = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      for (let i = 0; i < 3; i++) expectBulkheadProblem(await get(target), 'inner');
+      held.open();
+      await first;
+      mode = { kind: 'status', status: 200 };
+      expect((await get(target)).status).toBe(200);
+      expect(registry.peek('inner')!.state).toBe('closed');
+    });
+
+    it('frees the slot of a queued request the open breaker then turns away', async () => {
+      const clock = new ManualClock();
+      const held = gate();
+      let mode: Behaviour = { kind: 'gate', gate: held.promise, status: 500 };
+      const target = await app({
+        framework,
+        breaker: {
+          name: 'p',
+          clock,
+          failureThreshold: 1,
+          timeout: 1_000,
+          bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 60_000 },
+        },
+        behaviour: () => mode,
+      });
+      const failing = answer(fetch(`${target.url}/r`));
+      await target.entered();
+      const queued = get(target).then((res) => res);
+      expect(await until(() => clock.pendingTimers === 1)).toBe(true);
+      held.open();
+      expect((await failing).status).toBe(500);
+      // Admitted by the bulkhead once the slot freed, then turned away by the breaker the failure opened.
+      const rejected = await queued;
+      expectProblem(rejected, 'p');
+      expect(JSON.parse(rejected.text).type).toBe('urn:breaker:problem:circuit-open');
+      expect(target.calls).toBe(1);
+      clock.advance(1_000);
+      mode = { kind: 'status', status: 200 };
+      expect((await get(target)).status).toBe(200);
+    });
+
+    it('keeps one bulkhead per key', async () => {
+      const held = gate();
+      const target = await app({
+        framework,
+        breaker: {
+          name: 'tenant',
+          key: (source: { url?: string }) =>
+            new URL(source.url ?? '/', 'http://x').searchParams.get('t') ?? 'none',
+          bulkhead: { maxConcurrent: 1 },
+        },
+        behaviour: (path) =>
+          path.includes('t=slow')
+            ? { kind: 'gate', gate: held.promise, status: 200 }
+            : { kind: 'status', status: 200 },
+      });
+      const slow = answer(fetch(`${target.url}/r?t=slow`));
+      await target.entered();
+      expectBulkheadProblem(await get(target, '/r?t=slow'), 'tenant:slow');
+      expect((await get(target, '/r?t=fast')).status).toBe(200);
+      expect((await get(target, '/r?t=fast')).status).toBe(200);
+      held.open();
+      await slow;
+    });
+  });
 });
 
 describe('factory checks', () => {
@@ -447,6 +795,17 @@ describe('factory checks', () => {
     );
     expect(() => factory({ onReject: 'throw' } as never)).toThrow(/"onReject"/);
     expect(() => factory({ keys: () => 'x' } as never)).toThrow(/Did you mean `key`/);
+    expect(() => factory({ bulkhead: { maxConcurrent: 0 } })).toThrow(
+      /"bulkhead\.maxConcurrent": expected a whole number of at least 1; received 0/,
+    );
+    expect(() => factory({ bulkhead: { maxConcurrent: 1, queueTimeout: -1 } })).toThrow(
+      /"bulkhead\.queueTimeout"/,
+    );
+    expect(() => factory({ bulkhead: { limit: 5 } } as never)).toThrow(
+      /"bulkhead\.limit".*Did you mean `bulkhead\.maxConcurrent`/,
+    );
+    expect(() => factory({ bulkhead: 5 } as never)).toThrow(/"bulkhead": expected an object/);
+    expect(() => factory({ bulkhed: { maxConcurrent: 1 } } as never)).toThrow(/Did you mean `bulkhead`/);
   });
 
   it('returns a named middleware', () => {

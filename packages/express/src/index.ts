@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   HttpGuard,
-  RequestCall,
+  Rejection,
   markBreakerAnswer,
   observeResponse,
-  openAnswer,
   timeoutAnswer,
   takeOver,
-  toHttpError,
+  type Entry,
   type FallbackInfo,
   type HttpAnswer,
   type HttpBreakerOptions,
@@ -31,7 +30,7 @@ declare global {
   }
 }
 
-/** Answers in the handler's place: while open, while trial calls are busy, at the deadline. */
+/** Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the deadline. */
 export type ExpressFallback<
   Req extends IncomingMessage = IncomingMessage,
   Res extends ServerResponse = ServerResponse,
@@ -53,8 +52,9 @@ export type ExpressMiddleware<
 > = (req: Req, res: Res, next: (error?: unknown) => void) => void;
 
 /**
- * Guards the routes behind it with a circuit breaker (one per `key`). While open it answers
- * `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`, without calling the handler.
+ * Guards the routes behind it with a circuit breaker (one per `key`), and with a bulkhead if asked.
+ * While open or full it answers `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`,
+ * without calling the handler.
  */
 export function circuitBreaker<
   Req extends IncomingMessage = IncomingMessage,
@@ -64,20 +64,18 @@ export function circuitBreaker<
   const fallback = options?.fallback;
   const passErrors = guard.options.onReject === 'error';
 
-  return function circuitBreakerMiddleware(req, res, next) {
-    const entry = guard.enter(req);
-    if (!(entry instanceof RequestCall)) {
+  const proceed = (entry: Entry, req: Req, res: Res, next: (error?: unknown) => void): void => {
+    // The client hung up while the request waited for a bulkhead slot: there is nobody to answer.
+    if (entry === undefined) return;
+    if (entry instanceof Rejection) {
       markBreakerAnswer(res);
-      if (passErrors) return next(toHttpError(entry.error));
-      const answer = openAnswer(entry.error);
-      if (fallback === undefined) return send(res, answer);
-      const info = {
-        reason: entry.reason,
-        breaker: entry.breaker.name,
-        retryAfterMs: entry.error.retryAfterMs,
-        error: entry.error,
-      };
-      void runFallback(() => fallback(req, res, info), res, answer);
+      if (passErrors) return next(entry.httpError());
+      if (fallback === undefined) return send(res, entry.answer());
+      void runFallback(
+        () => fallback(req, res, entry.info()),
+        res,
+        () => entry.answer(),
+      );
       return;
     }
     const call = entry;
@@ -89,20 +87,33 @@ export function circuitBreaker<
       const asBreaker = takeOver(res);
       // The handler learns of the deadline only once the answer is out, so its reaction cannot race it.
       res.once('close', () => call.abort(error));
-      const answer = timeoutAnswer(error);
-      if (fallback === undefined) return asBreaker(() => send(res, answer));
+      const answer = (): HttpAnswer => timeoutAnswer(error);
+      if (fallback === undefined) return asBreaker(() => send(res, answer()));
       const info: FallbackInfo = { reason: 'timeout', breaker: call.breaker.name, retryAfterMs: 0, error };
       void asBreaker(() => runFallback(() => fallback(req, res, info), res, answer));
     });
     next();
   };
+
+  return function circuitBreakerMiddleware(req, res, next) {
+    const entry = guard.enter(req, res);
+    if (entry instanceof Promise) {
+      entry.then((settled) => proceed(settled, req, res, next)).catch(next);
+      return;
+    }
+    proceed(entry, req, res, next);
+  };
 }
 
-async function runFallback(fallback: () => unknown, res: ServerResponse, answer: HttpAnswer): Promise<void> {
+async function runFallback(
+  fallback: () => unknown,
+  res: ServerResponse,
+  answer: () => HttpAnswer,
+): Promise<void> {
   try {
     await fallback();
   } catch {
-    send(res, answer);
+    send(res, answer());
   }
 }
 

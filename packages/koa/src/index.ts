@@ -2,14 +2,12 @@ import type { Context, Middleware, Next } from 'koa';
 import type { CallTimeoutError } from '@breaker/core';
 import {
   HttpGuard,
-  RequestCall,
+  Rejection,
   isBreakerAnswer,
   markBreakerAnswer,
   observeResponse,
-  openAnswer,
   timeoutAnswer,
   takeOver,
-  toHttpError,
   type FallbackInfo,
   type HttpAnswer,
   type HttpBreakerOptions,
@@ -23,7 +21,7 @@ export interface RequestBreaker {
   signal: AbortSignal;
 }
 
-/** Answers in the handler's place: while open, while trial calls are busy, at the deadline, or on an error. */
+/** Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the deadline, or on an error. */
 export type KoaFallback = (ctx: Context, info: FallbackInfo) => unknown;
 
 /** Options of {@link circuitBreaker}: the breaker's own, plus how to read requests and answer. */
@@ -33,8 +31,9 @@ export interface KoaBreakerOptions extends HttpBreakerOptions<Context> {
 }
 
 /**
- * Guards the middleware downstream with a circuit breaker (one per `key`). While open it answers
- * `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`, without calling `next`.
+ * Guards the middleware downstream with a circuit breaker (one per `key`), and with a bulkhead if asked.
+ * While open or full it answers `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`,
+ * without calling `next`.
  */
 export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
   const guard = new HttpGuard<Context>(options, 'circuitBreaker() from @breaker/koa');
@@ -42,19 +41,15 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
   const passErrors = guard.options.onReject === 'error';
 
   return async function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
-    const entry = guard.enter(ctx);
-    if (!(entry instanceof RequestCall)) {
+    const pending = guard.enter(ctx, ctx.res);
+    const entry = pending instanceof Promise ? await pending : pending;
+    // The client hung up while the request waited for a bulkhead slot: there is nobody to answer.
+    if (entry === undefined) return;
+    if (entry instanceof Rejection) {
       markBreakerAnswer(ctx.res);
-      if (passErrors) throw toHttpError(entry.error);
-      const answer = openAnswer(entry.error);
-      if (fallback === undefined) return respond(ctx, answer);
-      const info = {
-        reason: entry.reason,
-        breaker: entry.breaker.name,
-        retryAfterMs: entry.error.retryAfterMs,
-        error: entry.error,
-      };
-      return runFallback(ctx, fallback, info, () => respond(ctx, answer));
+      if (passErrors) throw entry.httpError();
+      if (fallback === undefined) return respond(ctx, entry.answer());
+      return runFallback(ctx, fallback, entry.info(), () => respond(ctx, entry.answer()));
     }
     const call = entry;
     ctx.state.breaker = call.info() satisfies RequestBreaker;

@@ -1,11 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
+import { systemClock, type TimerHandle } from '../clock.js';
 import { BreakerOpenError, CallTimeoutError } from '../errors.js';
-import type { TimerHandle } from '../clock.js';
-import type { FallbackReason, HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
+import { bulkhead as makeBulkhead, type BulkheadPolicy } from '../policies/BulkheadPolicy.js';
+import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
+import { KeyedCache, isBusy, takeSlot, type ReleaseSlot } from './bulkhead.js';
+import type { HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
 import { resolveHttpOptions } from './options.js';
-import { rejectionReason } from './problem.js';
+import { Rejection } from './problem.js';
 
 const ANSWERED = Symbol.for('@breaker/core/answered');
 
@@ -19,60 +22,127 @@ export function isBreakerAnswer(res: ServerResponse): boolean {
   return (res as unknown as Record<symbol, boolean>)[ANSWERED] === true;
 }
 
-/** A request turned away, and why. */
-export interface Rejection {
-  breaker: CircuitBreaker;
-  error: BreakerOpenError;
-  reason: Extract<FallbackReason, 'open' | 'half-open-busy'>;
-}
+/**
+ * What {@link HttpGuard.enter} makes of a request: admitted as a {@link RequestCall}, turned away as a
+ * {@link Rejection}, or `undefined` when the client hung up while it waited in the bulkhead's queue
+ * (there is nobody left to answer, and it counts neither way).
+ */
+export type Entry = RequestCall | Rejection | undefined;
 
 /**
- * The per-request logic every HTTP adapter shares: picks the breaker, admits or rejects, runs the
- * deadline, and records one outcome per request. Adapters only read requests and write responses.
+ * The per-request logic every HTTP adapter shares: picks the breaker, keeps the bulkhead, admits or
+ * rejects, runs the deadline, and records one outcome per request. Adapters only read requests and
+ * write responses.
  */
 export class HttpGuard<Req> {
   readonly options: ResolvedHttpOptions<Req>;
+  /** One bulkhead per breaker name, when the `bulkhead` option is set. */
+  readonly bulkheads: KeyedCache<BulkheadPolicy> | undefined;
 
   constructor(options: (HttpBreakerOptions<Req> & { fallback?: unknown }) | undefined, context: string) {
     this.options = resolveHttpOptions(options, context);
+    const limit = this.options.bulkhead;
+    if (limit !== undefined) {
+      const clock = this.options.breakerOptions.clock ?? systemClock;
+      this.bulkheads = new KeyedCache(
+        this.options.registry.maxSize,
+        (name) => makeBulkhead({ ...limit, name, clock }),
+        isBusy,
+      );
+    }
+  }
+
+  /** The name of this request's breaker: `name`, or `name:key`. */
+  nameFor(request: Req): string {
+    const { name, key } = this.options;
+    return key === undefined ? name : `${name}:${String(key(request))}`;
   }
 
   /** The breaker for this request. */
   breakerFor(request: Req): CircuitBreaker {
-    const { name, key, registry, breakerOptions } = this.options;
-    const breakerName = key === undefined ? name : `${name}:${String(key(request))}`;
-    return registry.get(breakerName, breakerOptions);
+    return this.options.registry.get(this.nameFor(request), this.options.breakerOptions);
   }
 
-  /** Admits the request as a {@link RequestCall}, or returns why it was turned away. */
-  enter(request: Req): RequestCall | Rejection {
-    const breaker = this.breakerFor(request);
+  /**
+   * Admits the request as a {@link RequestCall}, or returns why it was turned away. With a bulkhead and
+   * no free slot, returns a promise settled once the request leaves the queue: admitted, turned away,
+   * or `undefined` when the client hung up meanwhile (watched through `res`).
+   */
+  enter(request: Req, res: ServerResponse): Entry | Promise<Entry> {
+    const name = this.nameFor(request);
+    const bulkhead = this.bulkheads?.get(name);
+    if (bulkhead === undefined) return this.#admit(name, res, undefined);
+    const hangUp = new AbortController();
+    const slot = takeSlot(bulkhead, hangUp.signal);
+    if (typeof slot === 'function') return this.#admit(name, res, slot);
+    const onClose = (): void => hangUp.abort(new ClientClosedError());
+    res.once('close', onClose);
+    return slot.then(
+      (release) => {
+        res.off('close', onClose);
+        if (!hangUp.signal.aborted) return this.#admit(name, res, release);
+        release();
+        return undefined;
+      },
+      (error: unknown) => {
+        res.off('close', onClose);
+        return error instanceof BulkheadRejectedError ? new Rejection(error) : undefined;
+      },
+    );
+  }
+
+  #admit(name: string, res: ServerResponse, release: ReleaseSlot | undefined): Entry {
     let permit: CallPermit;
+    let breaker: CircuitBreaker;
     try {
+      breaker = this.options.registry.get(name, this.options.breakerOptions);
       permit = breaker.acquire();
     } catch (error) {
+      release?.();
       if (!(error instanceof BreakerOpenError)) throw error;
-      return { breaker, error, reason: rejectionReason(error) };
+      return new Rejection(error);
     }
-    return new RequestCall(breaker, permit, this.options.isFailure);
+    return new RequestCall(breaker, permit, this.options.isFailure, res, release);
   }
 }
 
-/** One admitted request: its signal, its deadline and its single outcome. */
+/** One admitted request: its signal, its deadline, its single outcome and its bulkhead slot. */
 export class RequestCall {
   readonly breaker: CircuitBreaker;
   readonly #permit: CallPermit;
   readonly #isFailure: (outcome: HttpOutcome) => boolean;
   readonly #start: number;
+  readonly #res: ServerResponse | undefined;
+  #release: ReleaseSlot | undefined;
   #controller: AbortController | undefined;
   #timer: TimerHandle | undefined;
   #settled = false;
 
-  constructor(breaker: CircuitBreaker, permit: CallPermit, isFailure: (outcome: HttpOutcome) => boolean) {
+  /** `res` and `release`: the response, and how to free the request's bulkhead slot, if it holds one. */
+  constructor(
+    breaker: CircuitBreaker,
+    permit: CallPermit,
+    isFailure: (outcome: HttpOutcome) => boolean,
+    res?: ServerResponse,
+    release?: ReleaseSlot,
+  ) {
     this.breaker = breaker;
     this.#permit = permit;
     this.#isFailure = isFailure;
     this.#start = breaker.options.clock.now();
+    this.#res = res;
+    this.#release = release;
+  }
+
+  /**
+   * Frees the request's bulkhead slot, if it holds one: when the response finishes, when the client
+   * hangs up, or when the deadline answers. Calls after the first do nothing.
+   */
+  release(): void {
+    const release = this.#release;
+    if (release === undefined) return;
+    this.#release = undefined;
+    release();
   }
 
   /** Aborted when the deadline passes or the client hangs up; made on first use. */
@@ -93,7 +163,9 @@ export class RequestCall {
   /**
    * Starts the `callTimeout` deadline, if the breaker has one. At the deadline the failure is
    * recorded and `onTimeout` answers the client; it then calls {@link RequestCall.abort}, once the
-   * answer is out, so the handler's reaction to the abort cannot race the breaker's answer.
+   * answer is out, so the handler's reaction to the abort cannot race the breaker's answer. A
+   * deadline that answers frees the bulkhead slot; one that finds the answer begun leaves the slot
+   * to the end of that answer.
    */
   startDeadline(onTimeout: (error: CallTimeoutError) => void): void {
     const { callTimeout, clock } = this.breaker.options;
@@ -104,7 +176,9 @@ export class RequestCall {
       const error = new CallTimeoutError(this.breaker.name, callTimeout);
       this.#settle();
       this.#permit.failure(error);
+      const answers = this.#res?.headersSent !== true;
       onTimeout(error);
+      if (answers) this.release();
     }, callTimeout);
   }
 
@@ -190,18 +264,20 @@ export class ClientClosedError extends Error {
 }
 
 /**
- * Watches a response: `finish` records the status, a close before it counts as a hang-up.
- * Returns nothing to clean up: both listeners go once either fires.
+ * Watches a response: `finish` records the status, a close before it counts as a hang-up; either
+ * frees the bulkhead slot. Returns nothing to clean up: both listeners go once either fires.
  */
 export function observeResponse(res: ServerResponse, call: RequestCall, error: () => unknown): void {
   const onFinish = (): void => {
     res.off('close', onClose);
     call.finish(res.statusCode, error(), isBreakerAnswer(res));
+    call.release();
   };
   const onClose = (): void => {
     res.off('finish', onFinish);
     if (res.writableFinished) call.finish(res.statusCode, error(), isBreakerAnswer(res));
     else call.hangUp();
+    call.release();
   };
   res.once('finish', onFinish);
   res.once('close', onClose);

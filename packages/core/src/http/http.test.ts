@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { BreakerOpenError, CallTimeoutError } from '../errors.js';
-import { openAnswer, timeoutAnswer, toHttpError } from './problem.js';
+import { bulkhead } from '../policies/BulkheadPolicy.js';
+import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
+import { ManualClock } from '../testing.js';
+import { KeyedCache, isBusy, takeSlot } from './bulkhead.js';
+import { Rejection, bulkheadAnswer, openAnswer, timeoutAnswer, toHttpError } from './problem.js';
 import { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
 
 describe('Retry-After', () => {
@@ -68,5 +72,109 @@ describe('problem answers', () => {
     expect(error).toMatchObject({ status: 503, statusCode: 503, expose: true });
     expect(error.headers['retry-after']).toBe('3');
     expect(error).toBeInstanceOf(BreakerOpenError);
+  });
+});
+
+describe('bulkhead answers', () => {
+  it('a full bulkhead answers a 503 problem naming it, with its estimate as Retry-After', () => {
+    const answer = bulkheadAnswer(new BulkheadRejectedError('partner', 'full', 2_500));
+    expect(answer.status).toBe(503);
+    expect(answer.headers).toEqual({
+      'content-type': 'application/problem+json',
+      'cache-control': 'no-store',
+      'retry-after': '3',
+    });
+    expect(JSON.parse(answer.body)).toEqual({
+      type: 'urn:breaker:problem:bulkhead-full',
+      title: 'Too many concurrent requests',
+      status: 503,
+      detail: 'Requests through "partner" are at their limit and no more may wait; retry in 3 s.',
+      breaker: 'partner',
+      bulkhead: 'partner',
+      retryAfter: 3,
+    });
+  });
+
+  it('a queue timeout says the request waited, and asks for at least 1 s', () => {
+    const answer = bulkheadAnswer(new BulkheadRejectedError('partner', 'queue-timeout', 0, 500));
+    expect(answer.headers['retry-after']).toBe('1');
+    expect(JSON.parse(answer.body).detail).toContain('waited too long');
+  });
+
+  it('a Rejection gives the reason, the fallback info, the answer and the framework error of either kind', () => {
+    const full = Rejection.of(new BulkheadRejectedError('p', 'full', 1_200))!;
+    expect(full.reason).toBe('bulkhead-full');
+    expect(full.info()).toMatchObject({ reason: 'bulkhead-full', breaker: 'p', retryAfterMs: 1_200 });
+    expect(full.answer().status).toBe(503);
+    const error = full.httpError();
+    expect(error).toBeInstanceOf(BulkheadRejectedError);
+    expect(error).toMatchObject({ status: 503, statusCode: 503, expose: true });
+    expect(error.headers).toEqual({ 'retry-after': '2', 'cache-control': 'no-store' });
+
+    const busy = Rejection.of(new BreakerOpenError('p', 'recovering', 0))!;
+    expect(busy.reason).toBe('half-open-busy');
+    expect(JSON.parse(busy.answer().body).type).toBe('urn:breaker:problem:half-open-busy');
+    expect(Rejection.of(new Error('other'))).toBeUndefined();
+  });
+});
+
+describe('bulkhead slots', () => {
+  it('takes a free slot at once and frees it exactly once', async () => {
+    const limit = bulkhead({ maxConcurrent: 1 });
+    const release = takeSlot(limit);
+    expect(typeof release).toBe('function');
+    expect(isBusy(limit)).toBe(true);
+    await expect(takeSlot(limit) as Promise<unknown>).rejects.toBeInstanceOf(BulkheadRejectedError);
+    (release as () => void)();
+    (release as () => void)();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(limit.stats()).toMatchObject({ active: 0, admitted: 1, rejected: 1 });
+    expect(isBusy(limit)).toBe(false);
+  });
+
+  it('hands a freed slot to the queue, and an abort takes a waiter out of it', async () => {
+    const clock = new ManualClock();
+    const limit = bulkhead({ maxConcurrent: 1, maxQueue: 2, queueTimeout: 1_000, clock });
+    const first = takeSlot(limit) as () => void;
+    const controller = new AbortController();
+    const leaving = takeSlot(limit, controller.signal) as Promise<() => void>;
+    const waiting = takeSlot(limit) as Promise<() => void>;
+    expect(limit.stats().queued).toBe(2);
+    controller.abort(new Error('client left'));
+    await expect(leaving).rejects.toThrow('client left');
+    expect(limit.stats()).toMatchObject({ queued: 1, aborted: 1 });
+    first();
+    const second = await waiting;
+    expect(limit.stats()).toMatchObject({ active: 1, queued: 0, admitted: 2 });
+    expect(clock.pendingTimers).toBe(0);
+    second();
+  });
+});
+
+describe('KeyedCache', () => {
+  it('makes a value per key and drops the least recently used idle ones beyond maxSize', () => {
+    const busy = new Set<string>();
+    const cache = new KeyedCache(
+      2,
+      (key) => ({ key }),
+      (value) => busy.has(value.key),
+    );
+    const a = cache.get('a');
+    cache.get('b');
+    expect(cache.get('a')).toBe(a);
+    cache.get('c');
+    expect(cache.size).toBe(2);
+    expect(cache.peek('b')).toBeUndefined();
+    expect(cache.peek('a')).toBe(a);
+    busy.add('a');
+    busy.add('c');
+    cache.get('d');
+    // Every older key is busy: none can go yet, so the cache holds one more than maxSize.
+    expect(cache.size).toBe(3);
+    busy.clear();
+    cache.get('e');
+    expect(cache.size).toBe(2);
+    expect([cache.peek('d'), cache.peek('e')].every(Boolean)).toBe(true);
   });
 });

@@ -7,8 +7,18 @@ export {
   markBreakerAnswer,
   observeResponse,
   takeOver,
-  type Rejection,
+  type Entry,
 } from './guard.js';
+export {
+  HTTP_BULKHEAD_HINTS,
+  bulkheadLimit,
+  KeyedCache,
+  httpBulkheadSchema,
+  isBusy,
+  takeSlot,
+  type HttpBulkheadOptions,
+  type ReleaseSlot,
+} from './bulkhead.js';
 export {
   defaultIsHttpFailure,
   resolveHttpOptions,
@@ -19,13 +29,18 @@ export {
   type ResolvedHttpOptions,
 } from './options.js';
 export {
+  Rejection,
+  bulkheadAnswer,
   openAnswer,
   rejectionReason,
   timeoutAnswer,
   toHttpError,
   type HttpAnswer,
   type HttpBreakerOpenError,
+  type HttpErrorFields,
+  type HttpRejectionError,
   type ProblemDetails,
+  type RejectionReason,
 } from './problem.js';
 export { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
 export { describe as describeValue } from '../validation.js';

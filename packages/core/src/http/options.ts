@@ -1,7 +1,14 @@
+import { z } from 'zod';
 import { BreakerRegistry } from '../registry.js';
 import { InvalidOptionError } from '../errors.js';
 import { resolveOptions, type BreakerOptions } from '../options.js';
-import { describe, invalidOption } from '../validation.js';
+import { describe, invalidOption, parseOptions } from '../validation.js';
+import {
+  HTTP_BULKHEAD_HINTS,
+  bulkheadLimit,
+  httpBulkheadSchema,
+  type HttpBulkheadOptions,
+} from './bulkhead.js';
 
 /** What an HTTP `isFailure` is told about a finished request. */
 export interface HttpOutcome {
@@ -13,16 +20,16 @@ export interface HttpOutcome {
 }
 
 /** Why a breaker answers in the handler's place. */
-export type FallbackReason = 'open' | 'half-open-busy' | 'timeout' | 'error';
+export type FallbackReason = 'open' | 'half-open-busy' | 'bulkhead-full' | 'timeout' | 'error';
 
 /** What a fallback is told. */
 export interface FallbackInfo {
   reason: FallbackReason;
   /** Name of the breaker. */
   breaker: string;
-  /** Milliseconds until the breaker admits requests again (0 unless open). */
+  /** Milliseconds until the breaker admits requests again (0 unless open); for `bulkhead-full`, an estimate of when a slot frees. */
   retryAfterMs: number;
-  /** The rejection, the timeout, or the handler's error. */
+  /** The rejection (`BreakerOpenError` or `BulkheadRejectedError`), the timeout, or the handler's error. */
   error: unknown;
 }
 
@@ -40,6 +47,8 @@ export interface HttpBreakerOptions<Req> extends Omit<BreakerOptions, 'isFailure
   maxKeys?: number;
   /** `"respond"` (default) answers a turned-away request itself; `"error"` hands the framework a 503 error. */
   onReject?: 'respond' | 'error';
+  /** At most `maxConcurrent` requests at once per breaker, `maxQueue` more waiting; off by default. */
+  bulkhead?: HttpBulkheadOptions;
 }
 
 /** HTTP options after checks. */
@@ -50,9 +59,21 @@ export interface ResolvedHttpOptions<Req> {
   registry: BreakerRegistry;
   breakerOptions: Omit<BreakerOptions, 'name'>;
   onReject: 'respond' | 'error';
+  bulkhead: Readonly<HttpBulkheadOptions> | undefined;
 }
 
-const HTTP_KEYS = ['name', 'key', 'isFailure', 'registry', 'maxKeys', 'onReject', 'fallback'] as const;
+const HTTP_KEYS = [
+  'name',
+  'key',
+  'isFailure',
+  'registry',
+  'maxKeys',
+  'onReject',
+  'fallback',
+  'bulkhead',
+] as const;
+
+const bulkheadOption = z.strictObject({ bulkhead: httpBulkheadSchema.optional() });
 
 /** By default a server error counts as a failure; anything below 500 is the client's business. */
 export function defaultIsHttpFailure({ status }: HttpOutcome): boolean {
@@ -81,6 +102,7 @@ export function resolveHttpOptions<Req>(
     maxKeys,
     onReject = 'respond',
     fallback,
+    bulkhead,
     ...rest
   } = options ?? {};
   if (typeof name !== 'string' || name === '') throw invalid(context, 'name', 'a non-empty string', name);
@@ -109,6 +131,9 @@ export function resolveHttpOptions<Req>(
   if (onReject !== 'respond' && onReject !== 'error') {
     throw invalid(context, 'onReject', '"respond" or "error"', onReject);
   }
+  const limit = bulkheadLimit(
+    parseOptions(bulkheadOption, { bulkhead }, context, HTTP_BULKHEAD_HINTS).bulkhead,
+  );
   // The remaining keys are the breaker's own; checking them here reports a bad one at start-up.
   resolveOptions({ ...rest, name }, context, HTTP_KEYS);
   return {
@@ -118,6 +143,7 @@ export function resolveHttpOptions<Req>(
     registry: registry ?? new BreakerRegistry({ maxSize: maxKeys ?? 1_000 }),
     breakerOptions: rest,
     onReject,
+    bulkhead: limit,
   };
 }
 

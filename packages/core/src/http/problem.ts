@@ -1,4 +1,6 @@
-import type { BreakerOpenError, CallTimeoutError } from '../errors.js';
+import { BreakerOpenError, type CallTimeoutError } from '../errors.js';
+import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
+import type { FallbackInfo } from './options.js';
 import { retryAfterSeconds } from './retryAfter.js';
 
 /** An HTTP answer a breaker gives in the handler's place. */
@@ -15,8 +17,10 @@ export interface ProblemDetails {
   title: string;
   status: number;
   detail: string;
-  /** The breaker that answered. */
+  /** The breaker that answered (for a full bulkhead, the breaker whose requests it limits). */
   breaker: string;
+  /** The bulkhead that turned the request away (only for `urn:breaker:problem:bulkhead-full`). */
+  bulkhead?: string;
   /** Seconds until a retry may succeed (only on 503). */
   retryAfter?: number;
 }
@@ -52,6 +56,83 @@ export function rejectionReason(error: BreakerOpenError): 'open' | 'half-open-bu
   return error.state === 'half-open' || error.state === 'recovering' ? 'half-open-busy' : 'open';
 }
 
+/**
+ * The `503` for a request a full bulkhead turned away: names the bulkhead (which takes its breaker's
+ * name) and the estimated wait, and nothing of the upstream or of the limits.
+ */
+export function bulkheadAnswer(error: BulkheadRejectedError): HttpAnswer {
+  const retryAfter = retryAfterSeconds(error.retryAfterMs);
+  const problem: ProblemDetails = {
+    type: 'urn:breaker:problem:bulkhead-full',
+    title: 'Too many concurrent requests',
+    status: 503,
+    detail:
+      error.reason === 'queue-timeout'
+        ? `Requests through "${error.bulkhead}" are at their limit and this one waited too long for its turn; retry in ${retryAfter} s.`
+        : `Requests through "${error.bulkhead}" are at their limit and no more may wait; retry in ${retryAfter} s.`,
+    breaker: error.bulkhead,
+    bulkhead: error.bulkhead,
+    retryAfter,
+  };
+  return {
+    status: 503,
+    headers: { ...PROBLEM_HEADERS, 'retry-after': String(retryAfter) },
+    body: JSON.stringify(problem),
+  };
+}
+
+/** Why a request was turned away before reaching its handler. */
+export type RejectionReason = 'open' | 'half-open-busy' | 'bulkhead-full';
+
+/**
+ * A request turned away before its handler: by the breaker (open, or its trial permits busy) or by a
+ * full bulkhead. It gives the `503` problem answer, what a fallback is told, and the error for a
+ * framework's own error handling.
+ */
+export class Rejection {
+  readonly reason: RejectionReason;
+  readonly error: BreakerOpenError | BulkheadRejectedError;
+
+  constructor(error: BreakerOpenError | BulkheadRejectedError) {
+    this.error = error;
+    this.reason = error instanceof BreakerOpenError ? rejectionReason(error) : 'bulkhead-full';
+  }
+
+  /** `error` as a rejection, or `undefined` when it is neither a `BreakerOpenError` nor a `BulkheadRejectedError`. */
+  static of(error: unknown): Rejection | undefined {
+    return error instanceof BreakerOpenError || error instanceof BulkheadRejectedError
+      ? new Rejection(error)
+      : undefined;
+  }
+
+  /** Name of the breaker, or of the bulkhead, that turned the request away. */
+  get name(): string {
+    const error = this.error;
+    return error instanceof BulkheadRejectedError ? error.bulkhead : error.breaker;
+  }
+
+  /** What a fallback is told. */
+  info(): FallbackInfo {
+    return {
+      reason: this.reason,
+      breaker: this.name,
+      retryAfterMs: this.error.retryAfterMs,
+      error: this.error,
+    };
+  }
+
+  /** The `503` problem answer. */
+  answer(): HttpAnswer {
+    const error = this.error;
+    return error instanceof BulkheadRejectedError ? bulkheadAnswer(error) : openAnswer(error);
+  }
+
+  /** The error dressed for `next(err)` or Koa's `throw`: see {@link toHttpError}. */
+  httpError(): HttpRejectionError {
+    return toHttpError(this.error);
+  }
+}
+
 /** The `504` for a request whose handler did not answer within `callTimeout`. */
 export function timeoutAnswer(error: CallTimeoutError): HttpAnswer {
   const problem: ProblemDetails = {
@@ -64,20 +145,32 @@ export function timeoutAnswer(error: CallTimeoutError): HttpAnswer {
   return { status: 504, headers: { ...PROBLEM_HEADERS }, body: JSON.stringify(problem) };
 }
 
-/** A `BreakerOpenError` dressed for a framework's own error handling: `status` 503, `expose`, and `Retry-After`. */
-export type HttpBreakerOpenError = BreakerOpenError & {
+/** What {@link toHttpError} adds to a rejection. */
+export interface HttpErrorFields {
   status: 503;
   statusCode: 503;
   expose: true;
   headers: Record<string, string>;
-};
+}
 
-/** Adds `status`, `statusCode`, `expose` and a `Retry-After` header to a rejection, for Express's `next(err)` or Koa's `throw`. */
-export function toHttpError(error: BreakerOpenError): HttpBreakerOpenError {
-  return Object.assign(error, {
-    status: 503 as const,
-    statusCode: 503 as const,
-    expose: true as const,
+/** A `BreakerOpenError` dressed for a framework's own error handling: `status` 503, `expose`, and `Retry-After`. */
+export type HttpBreakerOpenError = BreakerOpenError & HttpErrorFields;
+
+/** A rejection of either kind dressed for a framework's own error handling. */
+export type HttpRejectionError = (BreakerOpenError | BulkheadRejectedError) & HttpErrorFields;
+
+/**
+ * Adds `status`, `statusCode`, `expose` and the `Retry-After` and `Cache-Control: no-store` headers to a
+ * rejection (a `BreakerOpenError` or a `BulkheadRejectedError`), for Express's `next(err)` or Koa's `throw`.
+ */
+export function toHttpError<E extends BreakerOpenError | BulkheadRejectedError>(
+  error: E,
+): E & HttpErrorFields {
+  const fields: HttpErrorFields = {
+    status: 503,
+    statusCode: 503,
+    expose: true,
     headers: { 'retry-after': String(retryAfterSeconds(error.retryAfterMs)), 'cache-control': 'no-store' },
-  });
+  };
+  return Object.assign(error, fields);
 }
