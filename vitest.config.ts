@@ -28,6 +28,8 @@ export default defineConfig({
         },
         test: {
           name: 'integration',
+          // Real servers and processes: generous limits, so a loaded machine slows the suite but never fails it.
+          testTimeout: 20_000,
           root: './test',
           include: ['**/*.test.ts'],
           exclude: ['bench/**', '**/node_modules/**'],

@@ -79,9 +79,9 @@ describe('RedisStore', () => {
     expect(a.breaker.state).toBe('closed');
     for (let i = 0; i < 12; i++) await fail(b.breaker);
     expect(b.breaker.state).toBe('closed');
-    // Counts go out in batches: every 64 calls, or with the first call a second after the last batch.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await fail(b.breaker);
+    // Counts go out in batches: every 10 000 calls, or about every quarter second while calls flow.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 4; i++) await fail(b.breaker);
     await until(() => b.breaker.state === 'open', 10_000);
     expect(b.breaker.state).toBe('open');
     expect(await admin.hget(`{breaker:${name}}:state`, 'state')).toBe('open');

@@ -106,14 +106,21 @@ describe('MemoryStore', () => {
   });
 
   it('reports counts in batches, not per call, and flushes on dispose', async () => {
-    const { a, store } = fleet({ failureThreshold: 1_000 });
+    const { a, store, clock } = fleet({ failureThreshold: 1_000 });
     for (let i = 0; i < 10; i++) await a.fire(() => 'ok');
     expect(store.get('payments')!.totals.calls).toBe(0);
-    for (let i = 0; i < 60; i++) await a.fire(() => 'ok');
-    expect(store.get('payments')!.totals.calls).toBe(64);
+    clock.advance(249);
+    await a.fire(() => 'ok');
+    expect(store.get('payments')!.totals.calls).toBe(0);
+    clock.advance(1);
+    // The clock is read every 16th call, so the batch goes out with the 16th.
+    for (let i = 0; i < 4; i++) await a.fire(() => 'ok');
+    expect(store.get('payments')!.totals.calls).toBe(0);
+    await a.fire(() => 'ok');
+    expect(store.get('payments')!.totals.calls).toBe(16);
     await fail(a);
     a.dispose();
-    expect(store.get('payments')!.totals).toEqual({ calls: 71, failures: 1, slow: 0 });
+    expect(store.get('payments')!.totals).toEqual({ calls: 17, failures: 1, slow: 0 });
   });
 
   it('forgets a name when its last breaker leaves', async () => {
