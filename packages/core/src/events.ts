@@ -118,6 +118,11 @@ export class Emitter<E extends object> {
     else listeners[name] = next;
   }
 
+  /** How many listeners wait for `name`. */
+  listenerCount(name: keyof E): number {
+    return this.#listeners?.[name]?.length ?? 0;
+  }
+
   /** Whether any listener waits for `name`. */
   protected listens(name: keyof E): boolean {
     return this.#listeners?.[name] !== undefined;

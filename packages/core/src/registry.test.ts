@@ -104,3 +104,19 @@ describe('BreakerRegistry', () => {
     expect(new BreakerRegistry().get('x')).not.toBe(new BreakerRegistry().get('x'));
   });
 });
+
+describe('BreakerRegistry events', () => {
+  it('emits evict for deleted and disposed breakers, and add only once the bound holds', () => {
+    const registry = new BreakerRegistry({ maxSize: 1 });
+    const seen: string[] = [];
+    registry.on('add', ({ breaker }) => seen.push(`add ${breaker.name} size ${registry.size}`));
+    registry.on('evict', ({ breaker }) => seen.push(`evict ${breaker.name}`));
+    registry.get('a');
+    registry.get('b');
+    registry.delete('b');
+    registry.get('c');
+    registry.dispose();
+    expect(seen).toEqual(['add a size 1', 'evict a', 'add b size 1', 'evict b', 'add c size 1', 'evict c']);
+    expect(registry.listenerCount('evict')).toBe(1);
+  });
+});

@@ -16,7 +16,9 @@ export interface RegistryOptions {
 
 /** Events of a {@link BreakerRegistry}. */
 export interface RegistryEvents {
+  /** A breaker was made. */
   add: { breaker: CircuitBreaker };
+  /** A breaker left the registry: evicted as least recently used, deleted, or disposed with the registry. */
   evict: { breaker: CircuitBreaker };
 }
 
@@ -76,8 +78,9 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     }
     const breaker = new CircuitBreaker(this.#optionsFor(name, options));
     breakers.set(name, breaker);
-    this.emit('add', { breaker });
+    // Evict first, so that listeners of `add` see the registry within its bound.
     if (breakers.size > this.maxSize) this.#evict();
+    this.emit('add', { breaker });
     return breaker;
   }
 
@@ -97,6 +100,7 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     if (breaker === undefined) return false;
     this.#breakers.delete(name);
     breaker.dispose();
+    this.emit('evict', { breaker });
     return true;
   }
 
@@ -116,8 +120,12 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
 
   /** Disposes and forgets every breaker. */
   dispose(): void {
-    for (const breaker of this.#breakers.values()) breaker.dispose();
+    const breakers = [...this.#breakers.values()];
     this.#breakers.clear();
+    for (const breaker of breakers) {
+      breaker.dispose();
+      this.emit('evict', { breaker });
+    }
   }
 
   /**
