@@ -1,7 +1,7 @@
 // What an idle breaker costs in heap and timers, and what one failure costs as the window grows.
 // Run with `node --expose-gc memory.mjs`.
 import { createHook } from 'node:async_hooks';
-import { CircuitBreaker } from '@breaker/core';
+import { BreakerRegistry, CircuitBreaker } from '@breaker/core';
 import { circuitBreaker, CircuitState, ConsecutiveBreaker, handleAll, SamplingBreaker } from 'cockatiel';
 import Opossum from 'opossum';
 import { breathe, envInt, median, num, progress, ratio, runIfMain, since } from './lib.mjs';
@@ -31,6 +31,8 @@ function fullGc() {
   for (let i = 0; i < 4; i++) globalThis.gc();
 }
 
+let registry = new BreakerRegistry({ maxSize: BREAKERS });
+
 /** Each idle subject: how to make one (given a pre-allocated name), and how to let it go. */
 const idleSubjects = [
   {
@@ -46,6 +48,14 @@ const idleSubjects = [
     make: (name) => new CircuitBreaker({ name, failureRateThreshold: 50 }),
     call: (b) => b.fire(succeed),
     dispose: (b) => b.dispose(),
+  },
+  {
+    name: 'Breaker, from a registry',
+    options: '`registry.get(name)` (its Map entry included)',
+    reset: () => (registry = new BreakerRegistry({ maxSize: BREAKERS })),
+    make: (name) => registry.get(name),
+    call: (b) => b.fire(succeed),
+    dispose: (b) => registry.delete(b.name),
   },
   {
     name: 'opossum',
@@ -69,6 +79,7 @@ function heapPerBreaker(subject) {
   for (let repeat = 0; repeat < HEAP_REPEATS; repeat++) {
     const names = Array.from({ length: BREAKERS }, (_, i) => `breaker-${repeat}-${i}`);
     const held = new Array(BREAKERS).fill(null);
+    subject.reset?.();
     fullGc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < BREAKERS; i++) held[i] = subject.make(names[i]);
