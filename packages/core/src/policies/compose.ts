@@ -1,7 +1,10 @@
+import { CircuitBreaker } from '../CircuitBreaker.js';
 import { InvalidOptionError } from '../errors.js';
 import { describe } from '../validation.js';
 import { isGuard, toPolicy, type ExecuteOptions, type Guard, type Guarded, type Policy } from './Policy.js';
-import type { FallbackPolicy } from './FallbackPolicy.js';
+import { BulkheadPolicy } from './BulkheadPolicy.js';
+import { FallbackPolicy } from './FallbackPolicy.js';
+import { RetryPolicy } from './RetryPolicy.js';
 
 /**
  * What a guard may answer in the function's place: a fallback's value, `never` for the others. A policy
@@ -28,6 +31,8 @@ export class ComposedPolicy<R = never> implements Policy<R> {
   /** The layers, outermost first. */
   readonly policies: readonly Guard[];
   readonly #layers: readonly Policy<unknown>[];
+  /** Per layer: whether it may abort the calls inside it on its own (a breaker's `callTimeout`, say). */
+  readonly #aborts: readonly boolean[];
 
   constructor(policies: readonly Guard[]) {
     if (policies.length === 0) {
@@ -44,6 +49,7 @@ export class ComposedPolicy<R = never> implements Policy<R> {
     });
     this.policies = [...policies];
     this.#layers = policies.map(toPolicy);
+    this.#aborts = policies.map(mayAbort);
   }
 
   /** Runs `fn({ signal })` through every layer, outermost first. */
@@ -54,6 +60,11 @@ export class ComposedPolicy<R = never> implements Policy<R> {
   #enter<T>(index: number, fn: Guarded<T>, signal: AbortSignal | undefined): Promise<unknown> {
     const layer = this.#layers[index]!;
     if (index === this.#layers.length - 1) return layer.execute(fn, { signal });
+    // Without a caller's signal, a layer that never aborts on its own has nothing to pass down, and
+    // reading its context's signal would make an AbortController per layer and call for nothing.
+    if (signal === undefined && !this.#aborts[index]) {
+      return layer.execute(() => this.#enter(index + 1, fn, undefined), { signal });
+    }
     return layer.execute((context) => this.#enter(index + 1, fn, context.signal), { signal });
   }
 }
@@ -62,6 +73,14 @@ export class ComposedPolicy<R = never> implements Policy<R> {
  * Stacks policies and breakers into one policy, outermost first. The recommended order is
  * `compose(fallback(...), bulkhead(...), retry(...), breaker)`: see the README for why.
  */
+/** Retry, bulkhead and fallback pass their caller's signal through; a breaker aborts its own only at `callTimeout`. */
+function mayAbort(guard: Guard): boolean {
+  if (guard instanceof RetryPolicy || guard instanceof BulkheadPolicy || guard instanceof FallbackPolicy)
+    return false;
+  if (guard instanceof CircuitBreaker) return guard.options.callTimeout !== undefined;
+  return true;
+}
+
 export function compose<P extends readonly [Guard, ...Guard[]]>(
   ...policies: P
 ): ComposedPolicy<FallbackOf<P[number]>> {
