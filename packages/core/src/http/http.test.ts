@@ -4,6 +4,7 @@ import { bulkhead } from '../policies/BulkheadPolicy.js';
 import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
 import { ManualClock } from '../testing.js';
 import { KeyedCache, isBusy, takeSlot } from './bulkhead.js';
+import { RetrySchedule, httpRetrySchema, isReplayable, resolveHttpRetry } from './retry.js';
 import { Rejection, bulkheadAnswer, openAnswer, timeoutAnswer, toHttpError } from './problem.js';
 import { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
 
@@ -176,5 +177,59 @@ describe('KeyedCache', () => {
     cache.get('e');
     expect(cache.size).toBe(2);
     expect([cache.peek('d'), cache.peek('e')].every(Boolean)).toBe(true);
+  });
+});
+
+describe('HTTP retry', () => {
+  const retry = (options: object = {}) => resolveHttpRetry(httpRetrySchema.parse(options), 'test');
+
+  it('replays idempotent methods, or any with an Idempotency-Key, whose body can be sent again', () => {
+    const o = retry();
+    for (const method of ['GET', 'head', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']) {
+      expect(isReplayable(o, method, undefined, undefined), method).toBe(true);
+    }
+    expect(isReplayable(o, 'POST', {}, 'x')).toBe(false);
+    expect(isReplayable(o, 'PATCH', null, null)).toBe(false);
+    for (const headers of [
+      { 'Idempotency-Key': 'k' },
+      ['idempotency-key', 'k'],
+      [['Idempotency-Key', 'k']],
+      new Headers({ 'idempotency-key': 'k' }),
+      new Map([['idempotency-key', 'k']]),
+    ]) {
+      expect(isReplayable(o, 'POST', headers, Buffer.from('x'))).toBe(true);
+    }
+    expect(isReplayable(o, 'POST', { 'idempotency-key': undefined }, 'x')).toBe(false);
+    expect(isReplayable(o, 'POST', ['x-idempotency-key', 'k'], 'x')).toBe(false);
+    expect(isReplayable(o, 'PUT', {}, new Uint8Array(2))).toBe(true);
+    for (const body of [new ReadableStream(), (async function* () {})(), new FormData(), new Blob(['x'])]) {
+      expect(isReplayable(o, 'GET', {}, body)).toBe(false);
+    }
+    expect(isReplayable(retry({ methods: ['post'] }), 'POST', {}, 'x')).toBe(true);
+    expect(isReplayable(retry({ methods: ['post'] }), 'GET', {}, undefined)).toBe(false);
+  });
+
+  it('gives up when the tries are spent, the upstream asks for too long, the breaker stays open, or the budget is spent', () => {
+    const clock = new ManualClock();
+    const schedule = new RetrySchedule(
+      retry({ attempts: 3, baseDelay: 100, maxDelay: 1_000, budget: { ratio: 0, minPerSecond: 1 } }),
+      clock,
+      () => 0.5,
+    );
+    schedule.deposit();
+    expect(schedule.delayAfter(3)).toBeUndefined();
+    expect(schedule.delayAfter(1, 1_001)).toBeUndefined();
+    expect(schedule.delayAfter(1, 600, 700)).toBeUndefined();
+    expect(schedule.delayAfter(2)).toBe(100);
+    expect(schedule.budget()).toEqual({ calls: 1, available: 0 });
+    expect(schedule.delayAfter(1, 600)).toBeUndefined();
+    clock.advance(1_000);
+    expect(schedule.delayAfter(1, 600, 600)).toBe(600);
+  });
+
+  it('checks maxDelay against baseDelay, naming the nested option', () => {
+    expect(() => retry({ baseDelay: 200, maxDelay: 100 })).toThrow(/"retry\.maxDelay"/);
+    expect(retry({ baseDelay: 20_000 }).maxDelay).toBe(20_000);
+    expect(retry({ budget: false }).budget).toBeUndefined();
   });
 });

@@ -20,8 +20,20 @@ export {
   type ReleaseSlot,
 } from './bulkhead.js';
 export {
+  DEFAULT_RETRY_METHODS,
+  HTTP_RETRY_HINTS,
+  RetrySchedule,
+  httpRetrySchema,
+  isReplayable,
+  resolveHttpRetry,
+  type HttpRetryOptions,
+  type ResolvedHttpRetry,
+} from './retry.js';
+export {
   defaultIsHttpFailure,
   resolveHttpOptions,
+  resolveHttpPolicies,
+  type HttpPolicies,
   type FallbackInfo,
   type FallbackReason,
   type HttpBreakerOptions,

@@ -9,6 +9,7 @@ import {
   httpBulkheadSchema,
   type HttpBulkheadOptions,
 } from './bulkhead.js';
+import { HTTP_RETRY_HINTS, httpRetrySchema, resolveHttpRetry, type ResolvedHttpRetry } from './retry.js';
 
 /** What an HTTP `isFailure` is told about a finished request. */
 export interface HttpOutcome {
@@ -73,7 +74,34 @@ const HTTP_KEYS = [
   'bulkhead',
 ] as const;
 
-const bulkheadOption = z.strictObject({ bulkhead: httpBulkheadSchema.optional() });
+const policyOptions = z.strictObject({
+  bulkhead: httpBulkheadSchema.optional(),
+  retry: httpRetrySchema.optional(),
+});
+
+/** The `bulkhead` and `retry` options of an HTTP adapter, after checks. */
+export interface HttpPolicies {
+  bulkhead: Readonly<HttpBulkheadOptions> | undefined;
+  retry: ResolvedHttpRetry | undefined;
+}
+
+/**
+ * Checks an adapter's `bulkhead` and `retry` options once; a bad one throws an `InvalidOptionError`
+ * naming it, such as `retry.attempts`. Pass only the options the adapter takes.
+ */
+export function resolveHttpPolicies(
+  options: { bulkhead?: unknown; retry?: unknown },
+  context: string,
+): HttpPolicies {
+  const parsed = parseOptions(policyOptions, options, context, {
+    ...HTTP_BULKHEAD_HINTS,
+    ...HTTP_RETRY_HINTS,
+  });
+  return {
+    bulkhead: bulkheadLimit(parsed.bulkhead),
+    retry: parsed.retry === undefined ? undefined : resolveHttpRetry(parsed.retry, context),
+  };
+}
 
 /** By default a server error counts as a failure; anything below 500 is the client's business. */
 export function defaultIsHttpFailure({ status }: HttpOutcome): boolean {
@@ -131,9 +159,7 @@ export function resolveHttpOptions<Req>(
   if (onReject !== 'respond' && onReject !== 'error') {
     throw invalid(context, 'onReject', '"respond" or "error"', onReject);
   }
-  const limit = bulkheadLimit(
-    parseOptions(bulkheadOption, { bulkhead }, context, HTTP_BULKHEAD_HINTS).bulkhead,
-  );
+  const limit = resolveHttpPolicies({ bulkhead }, context).bulkhead;
   // The remaining keys are the breaker's own; checking them here reports a bad one at start-up.
   resolveOptions({ ...rest, name }, context, HTTP_KEYS);
   return {

@@ -123,8 +123,7 @@ export class RetryPolicy extends Emitter<RetryEvents> implements Policy {
     }
     if (!retryable) return undefined;
     if (attempt >= o.attempts) return this.#giveUp('attempts', attempt, error);
-    const cap = Math.min(o.maxDelay, o.baseDelay * 2 ** Math.min(attempt - 1, 1_000));
-    let delay = Math.floor(o.random() * cap);
+    let delay = backoffDelay(o, attempt);
     const retryAfter = retryAfterOf(error);
     if (retryAfter !== undefined) {
       if (retryAfter > o.maxDelay) return this.#giveUp('retry-after', attempt, error);
@@ -139,6 +138,18 @@ export class RetryPolicy extends Emitter<RetryEvents> implements Policy {
     this.emit('give-up', { attempts, reason, error });
     return undefined;
   }
+}
+
+/**
+ * The backoff before retry `attempt` (1 for the first), with full jitter: a random wait from 0 up to
+ * `baseDelay × 2^(attempt-1)`, capped by `maxDelay`.
+ */
+export function backoffDelay(
+  options: Pick<ResolvedRetryOptions, 'baseDelay' | 'maxDelay' | 'random'>,
+  attempt: number,
+): number {
+  const cap = Math.min(options.maxDelay, options.baseDelay * 2 ** Math.min(attempt - 1, 1_000));
+  return Math.floor(options.random() * cap);
 }
 
 /** A retry policy: `attempts` tries in all, backoff with full jitter, a retry budget. */
