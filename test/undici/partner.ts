@@ -17,19 +17,24 @@ export interface Partner {
   seen: SeenRequest[];
   /** Responses whose connection closed before the partner finished them. */
   readonly cutShort: number;
+  /** Connections opened to the partner. */
+  readonly connections: number;
   route: PartnerRoute;
   close(): Promise<void>;
 }
 
 export async function startPartner(route: PartnerRoute = reply(200, 'partner data')): Promise<Partner> {
   const seen: SeenRequest[] = [];
-  const state = { cutShort: 0 };
+  const state = { cutShort: 0, connections: 0 };
   const partner: Partner = {
     origin: '',
     port: 0,
     seen,
     get cutShort() {
       return state.cutShort;
+    },
+    get connections() {
+      return state.connections;
     },
     route,
     close: () =>
@@ -45,6 +50,7 @@ export async function startPartner(route: PartnerRoute = reply(200, 'partner dat
     });
     partner.route(req, res);
   });
+  server.on('connection', () => state.connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   partner.port = port;

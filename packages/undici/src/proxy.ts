@@ -1,13 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
-import { BreakerOpenError, CallTimeoutError, InvalidOptionError } from '@breaker/core';
+import { CallTimeoutError, InvalidOptionError } from '@breaker/core';
 import {
   ClientClosedError,
+  Rejection,
   describeValue as describe,
   markBreakerAnswer,
-  openAnswer,
-  rejectionReason,
   parseRetryAfter,
   retryAfterSeconds,
   type FallbackInfo,
@@ -25,7 +24,10 @@ export interface ProxyOptions extends Omit<InterceptorOptions, 'key'> {
   dispatcher?: Dispatcher;
   /** Keep incoming `X-Forwarded-*` and append to them (only behind a proxy you trust); default false. */
   trustProxy?: boolean;
-  /** Answers instead of the 503 problem while the breaker is open; if it throws, the problem goes out. */
+  /**
+   * Answers instead of the 503 problem while the breaker is open or the bulkhead is full (`info.reason`
+   * `open`, `half-open-busy` or `bulkhead-full`); if it throws, the problem goes out.
+   */
   fallback?: (req: IncomingMessage, res: ServerResponse, info: FallbackInfo) => unknown;
 }
 
@@ -66,6 +68,8 @@ export function proxy(options: ProxyOptions): ProxyHandler {
     'isFailure',
     'registry',
     'maxKeys',
+    'bulkhead',
+    'retry',
   ]);
   const guarded = (dispatcher ?? new Agent()).compose(interceptor);
 
@@ -85,13 +89,15 @@ export function proxy(options: ProxyOptions): ProxyHandler {
         path,
         method,
         headers: forwardedHeaders(req, base, trustProxy),
-        body: method === 'GET' || method === 'HEAD' ? null : req,
+        // A request without a body sends none, so that it can be retried; a body is streamed, never replayed.
+        body: hasBody(req, method) ? req : null,
         signal: controller.signal,
       });
     } catch (error) {
       res.off('close', onClose);
       if (controller.signal.aborted && !(error instanceof CallTimeoutError)) return;
-      if (error instanceof BreakerOpenError) return answerOpen(req, res, error, fallback);
+      const rejection = Rejection.of(error);
+      if (rejection !== undefined) return answerRejection(req, res, rejection, fallback);
       return send(res, upstreamFailure(error));
     }
     if (upstream.statusCode >= 500) {
@@ -155,20 +161,25 @@ function invalid(option: string, allowed: string, received: unknown): InvalidOpt
   );
 }
 
-async function answerOpen(
+/** Whether a client's request carries a body: HTTP/1.1 says so only through these two headers. */
+function hasBody(req: IncomingMessage, method: string): boolean {
+  if (method === 'GET' || method === 'HEAD') return false;
+  return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
+}
+
+/** The breaker is open or the bulkhead full: the 503 problem, or the fallback. */
+async function answerRejection(
   req: IncomingMessage,
   res: ServerResponse,
-  error: BreakerOpenError,
+  rejection: Rejection,
   fallback: ProxyOptions['fallback'],
 ): Promise<void> {
   markBreakerAnswer(res);
-  const answer = openAnswer(error);
-  if (fallback === undefined) return send(res, answer);
-  const reason = rejectionReason(error);
+  if (fallback === undefined) return send(res, rejection.answer());
   try {
-    await fallback(req, res, { reason, breaker: error.breaker, retryAfterMs: error.retryAfterMs, error });
+    await fallback(req, res, rejection.info());
   } catch {
-    send(res, answer);
+    send(res, rejection.answer());
   }
 }
 
