@@ -23,9 +23,13 @@ async function freePort() {
 async function startRedis() {
   if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, stop: () => {} };
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 200; i++) {
     const up = await new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => socket.end(() => resolve(true)));
@@ -80,14 +84,23 @@ async function propagation(url) {
   for (let i = 0; i < 500 && !watchers.every((w) => w.lines.includes('ready')); i++) await wait(10);
   const store = new RedisStore({ url });
   while (!store.connected) await wait(5);
-  const tripper = new CircuitBreaker({ name: 'bench-propagation', store, failureThreshold: 1, timeout: 600_000 });
+  const tripper = new CircuitBreaker({
+    name: 'bench-propagation',
+    store,
+    failureThreshold: 1,
+    timeout: 600_000,
+  });
   const latencies = [];
   for (let trip = 0; trip < TRIPS; trip++) {
     const seen = watchers.map((w) => w.lines.filter((line) => line.startsWith('open ')).length);
     await wait(20);
     const at = performance.timeOrigin + performance.now();
     await tripper.fire(() => Promise.reject(new Error('down'))).catch(() => {});
-    for (let i = 0; i < 200 && watchers.some((w, k) => w.lines.filter((l) => l.startsWith('open ')).length === seen[k]); i++) {
+    for (
+      let i = 0;
+      i < 200 && watchers.some((w, k) => w.lines.filter((l) => l.startsWith('open ')).length === seen[k]);
+      i++
+    ) {
       await wait(1);
     }
     for (const [k, w] of watchers.entries()) {
@@ -134,9 +147,21 @@ export async function run() {
     }
     const base = median(samples.memory);
     const rows = [
-      ['no store', ns(median(samples.local)), ns(min(samples.local)), ns(max(samples.local)), ratio(median(samples.local) / base)],
+      [
+        'no store',
+        ns(median(samples.local)),
+        ns(min(samples.local)),
+        ns(max(samples.local)),
+        ratio(median(samples.local) / base),
+      ],
       ['MemoryStore', ns(base), ns(min(samples.memory)), ns(max(samples.memory)), ratio(1)],
-      ['RedisStore', ns(median(samples.redis)), ns(min(samples.redis)), ns(max(samples.redis)), ratio(median(samples.redis) / base)],
+      [
+        'RedisStore',
+        ns(median(samples.redis)),
+        ns(min(samples.redis)),
+        ns(max(samples.redis)),
+        ratio(median(samples.redis) / base),
+      ],
     ];
     memory.dispose();
     shared.dispose();
@@ -158,7 +183,14 @@ export async function run() {
           text: `Milliseconds from a replica's failing call to the \`open\` event in each of 2 replicas in other processes (wall clock), over ${latencies.length} deliveries. Target: under 100 ms.`,
           table: {
             columns: ['deliveries', 'p50 ms', 'p99 ms', 'max ms'],
-            rows: [[latencies.length, percentile(latencies, 50).toFixed(2), percentile(latencies, 99).toFixed(2), Math.max(...latencies).toFixed(2)]],
+            rows: [
+              [
+                latencies.length,
+                percentile(latencies, 50).toFixed(2),
+                percentile(latencies, 99).toFixed(2),
+                Math.max(...latencies).toFixed(2),
+              ],
+            ],
           },
         },
       ],
