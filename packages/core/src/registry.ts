@@ -33,6 +33,8 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   readonly #defaults: RegistryOptions['defaults'];
   readonly #overrides: NonNullable<RegistryOptions['overrides']>;
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /** The most recently used name, last in `#breakers`. */
+  #newest: string | undefined;
   readonly #resolved = new WeakMap<object, ResolvedOptions>();
   /** Stands for "no call options" as a key of `#resolved`. */
   readonly #shared = {};
@@ -71,13 +73,17 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     const breakers = this.#breakers;
     const existing = breakers.get(name);
     if (existing !== undefined) {
-      // Re-inserting keeps the map in least-recently-used order.
-      breakers.delete(name);
-      breakers.set(name, existing);
+      // Re-inserting keeps the map in least-recently-used order; the newest needs no move.
+      if (name !== this.#newest) {
+        breakers.delete(name);
+        breakers.set(name, existing);
+        this.#newest = name;
+      }
       return existing;
     }
     const breaker = new CircuitBreaker(this.#optionsFor(name, options));
     breakers.set(name, breaker);
+    this.#newest = name;
     // Evict first, so that listeners of `add` see the registry within its bound.
     if (breakers.size > this.maxSize) this.#evict();
     this.emit('add', { breaker });

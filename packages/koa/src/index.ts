@@ -55,13 +55,16 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
     ctx.state.breaker = call.info() satisfies RequestBreaker;
     let thrown: unknown;
     observeResponse(ctx.res, call, () => thrown);
-    let timedOut!: (error: CallTimeoutError) => void;
-    const deadline = new Promise<CallTimeoutError>((resolve) => (timedOut = resolve));
-    call.startDeadline(timedOut);
+    // Without a deadline there is nothing to race: the request costs no extra promise.
+    let deadline: Promise<CallTimeoutError> | undefined;
+    if (call.breaker.options.callTimeout !== undefined) {
+      deadline = new Promise<CallTimeoutError>((resolve) => call.startDeadline(resolve));
+    }
     const downstream = next();
     let timeout: CallTimeoutError | undefined;
     try {
-      timeout = await Promise.race([downstream.then(() => undefined), deadline]);
+      if (deadline === undefined) await downstream;
+      else timeout = await Promise.race([downstream.then(() => undefined), deadline]);
     } catch (error) {
       thrown = error;
       const failed = call.finish(statusOf(error), error, isBreakerAnswer(ctx.res));

@@ -206,7 +206,7 @@ export class RequestCall {
     } catch {
       failed = status >= 500;
     }
-    if (failed) this.#permit.failure(error ?? new HttpStatusError(status));
+    if (failed) this.#permit.failure(error ?? statusError(status));
     else this.#permit.success();
     return failed;
   }
@@ -253,6 +253,17 @@ export class HttpStatusError extends Error {
   }
 }
 
+/** A failing status as an error, without a stack: it would only show the breaker's own frames. */
+function statusError(status: number): HttpStatusError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new HttpStatusError(status);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The reason a request's signal aborts when the client hangs up. */
 export class ClientClosedError extends Error {
   override readonly name = 'AbortError';
@@ -268,19 +279,12 @@ export class ClientClosedError extends Error {
  * frees the bulkhead slot. Returns nothing to clean up: both listeners go once either fires.
  */
 export function observeResponse(res: ServerResponse, call: RequestCall, error: () => unknown): void {
-  const onFinish = (): void => {
-    res.off('close', onClose);
-    call.finish(res.statusCode, error(), isBreakerAnswer(res));
-    call.release();
-  };
-  const onClose = (): void => {
-    res.off('finish', onFinish);
+  // A response emits 'close' after 'finish' too, so one listener tells an answer from a hang-up.
+  res.once('close', () => {
     if (res.writableFinished) call.finish(res.statusCode, error(), isBreakerAnswer(res));
     else call.hangUp();
     call.release();
-  };
-  res.once('finish', onFinish);
-  res.once('close', onClose);
+  });
 }
 
 const LOCKED = [
