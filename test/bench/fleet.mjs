@@ -169,7 +169,21 @@ export async function run() {
     await redisStore.close();
     progress(`propagation: ${TRIPS} trips to 2 replicas in other processes`);
     const latencies = await propagation(redis.url);
+    const overhead = median(samples.redis) / base;
+    const p99 = percentile(latencies, 99);
     return {
+      targets: [
+        {
+          target: 'closed call with RedisStore ≤ 1.2× MemoryStore',
+          figure: ratio(overhead),
+          met: overhead <= 1.2,
+        },
+        {
+          target: 'a trip reaches other processes in < 100 ms (p99)',
+          figure: `${p99.toFixed(1)} ms`,
+          met: p99 < 100,
+        },
+      ],
       title: 'Fleet: the Redis store (fleet.mjs)',
       intro: `A private redis-server on loopback. ${ROUNDS} interleaved rounds of ${CALLS} awaited successful calls per subject.`,
       sections: [

@@ -1,4 +1,4 @@
-// Runs micro.mjs, memory.mjs and http.mjs, each in a process of its own and bounded in time, prints
+// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs and fleet.mjs, each in a process of its own and bounded in time, prints
 // their tables and writes them, with the machine and the versions measured, to RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,12 +13,15 @@ const SCRIPTS = [
   { file: 'micro.mjs', args: [], limitMs: 3 * 60_000 },
   { file: 'memory.mjs', args: ['--expose-gc'], limitMs: 3 * 60_000 },
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
+  { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
+  { file: 'fleet.mjs', args: [], limitMs: 2 * 60_000 },
 ];
 
 const LIBRARIES = [
   '@breaker/core',
   '@breaker/express',
   '@breaker/koa',
+  '@breaker/redis',
   'opossum',
   'cockatiel',
   'mitata',

@@ -64,6 +64,7 @@ export async function run() {
   progress(`policies: ${ROUNDS} rounds of ${CALLS} calls per subject`);
   const columns = ['subject', 'what is timed', 'median ns/op', 'min', 'max', '× breaker alone'];
   return {
+    targets: [],
     title: 'Policies: a composed stack (policies.mjs)',
     intro: `${ROUNDS} interleaved rounds of ${CALLS} awaited calls per subject; the bulkhead never fills, the retry policy makes one attempt (its budget and backoff are still consulted), the fallback never answers.`,
     sections: [
