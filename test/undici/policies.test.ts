@@ -422,6 +422,29 @@ describe('interceptor retry', () => {
     expect(interceptor.bulkheadOf(upstream.origin)!.stats()).toMatchObject({ active: 0, admitted: 1 });
   });
 
+  it('a dispatcher that throws, on the first try or a retry, fails the request and gives back the permit and the slot', async () => {
+    const upstream = await partner(SERVICE_UNAVAILABLE);
+    let calls = 0;
+    let throwOn = 1;
+    const refusing: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+      if (++calls === throwOn) throw new Error('dispatcher refused');
+      return dispatch(opts, handler);
+    };
+    const interceptor = circuitBreaker({ bulkhead: { maxConcurrent: 1 }, retry: { baseDelay: 0 } });
+    const base = new Agent({ keepAliveTimeout: 10 });
+    cleanup.push(() => base.close());
+    const dispatcher = base.compose(refusing, interceptor);
+    expect(await send(upstream.origin, dispatcher)).toMatchObject({ message: 'dispatcher refused' });
+    throwOn = 3;
+    expect(await send(upstream.origin, dispatcher)).toMatchObject({ message: 'dispatcher refused' });
+    expect(upstream.seen).toHaveLength(1);
+    expect(interceptor.registry.peek(upstream.origin)!.stats().counts).toMatchObject({
+      failures: 1,
+      ignored: 2,
+    });
+    expect(interceptor.bulkheadOf(upstream.origin)!.stats()).toMatchObject({ active: 0, admitted: 2 });
+  });
+
   it('spends no more retries than the budget allows', async () => {
     const clock = new ManualClock();
     const upstream = await partner(SERVICE_UNAVAILABLE);

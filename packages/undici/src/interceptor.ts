@@ -499,19 +499,21 @@ class Exchange {
   #try(sync: boolean): boolean {
     this.#attempt++;
     if (this.#relay !== undefined) this.#relay.target = undefined;
-    const breaker = this.#shared.registry.get(this.#name, this.#shared.breakerOptions);
+    let breaker: CircuitBreaker;
     let permit: CallPermit;
     try {
+      breaker = this.#shared.registry.get(this.#name, this.#shared.breakerOptions);
       permit = breaker.acquire();
     } catch (error) {
-      if (!(error instanceof BreakerOpenError)) {
+      if (sync && !(error instanceof BreakerOpenError)) {
         this.#finish();
         throw error;
       }
       // An open breaker is final, on the first try as on a retry. Answer asynchronously, as a
       // dispatcher would: callers expect dispatch to return first.
-      if (sync) queueMicrotask(() => this.#fail(error));
-      else this.#fail(error);
+      const failure = error instanceof Error ? error : new Error(String(error));
+      if (sync) queueMicrotask(() => this.#fail(failure));
+      else this.#fail(failure);
       return true;
     }
     const attempt = new Attempt(this, this.#shared, breaker, permit);
@@ -520,10 +522,12 @@ class Exchange {
     } catch (error) {
       // The dispatcher refused the request outright: not the upstream's doing.
       permit.ignore();
+      if (!sync) {
+        this.#fail(error instanceof Error ? error : new Error(String(error)));
+        return true;
+      }
       this.#finish();
-      if (sync) throw error;
-      this.#fail(error instanceof Error ? error : new Error(String(error)));
-      return true;
+      throw error;
     }
   }
 
