@@ -247,3 +247,17 @@ describe('the undici interceptor', () => {
     expect(() => circuitBreaker({ failureThreshold: -1 })).toThrow(/"failureThreshold"/);
   });
 });
+
+describe('caller mistakes', () => {
+  it('a request undici refuses as written does not count against the upstream', async () => {
+    const healthy = await partner(status(200));
+    const { dispatcher, interceptor } = agent({}, { failureThreshold: 1 });
+    const error = await request(healthy.origin, { dispatcher, headers: { expect: '100-continue' } }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as { code?: string }).code).toBe('UND_ERR_NOT_SUPPORTED');
+    const breaker = interceptor.registry.peek(healthy.origin)!;
+    expect(breaker.state).toBe('closed');
+    expect(breaker.stats().counts).toMatchObject({ failures: 0, ignored: 1 });
+  });
+});

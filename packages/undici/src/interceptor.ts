@@ -673,7 +673,7 @@ class Attempt implements Handler {
   onResponseError(controller: Controller, error: Error): void {
     this.#settle(() => {
       if (error instanceof CallTimeoutError) this.#permit.failure(error);
-      else if (this.#exchange.isCallerAbort(error)) this.#permit.ignore();
+      else if (this.#exchange.isCallerAbort(error) || isCallerMistake(error)) this.#permit.ignore();
       else this.#permit.failure(error);
     });
     this.#exchange.responseError(this, controller, error, this.#setAside);
@@ -691,4 +691,10 @@ class Attempt implements Handler {
     this.breaker.options.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** undici refused the request as the caller wrote it (a bad argument, an unsupported header): not the upstream's fault. */
+function isCallerMistake(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
 }
