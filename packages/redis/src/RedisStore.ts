@@ -73,6 +73,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   #closed = false;
   /** Connected since the last loss, so a lost connection is reported once, not per reconnect attempt. */
   #up = false;
+  #lateSync: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -111,7 +112,14 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     this.#subscriber.on('error', (error: Error) => this.#fail(error));
     this.#subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
     // Changes published while the subscriber was away are read back once it is subscribed again.
-    this.#subscriber.on('ready', () => void this.#resync());
+    this.#subscriber.on('ready', () => {
+      void this.#resync();
+      // 'ready' can come a moment before the server has the subscription again: a change published
+      // in that moment is missed by pub/sub, so read the stored state once more a little later.
+      clearTimeout(this.#lateSync);
+      this.#lateSync = setTimeout(() => void this.#resync(), 1_000);
+      this.#lateSync.unref();
+    });
     this.#subscriber.subscribe(this.#channel).catch((error: Error) => this.#fail(error));
   }
 
@@ -131,6 +139,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#lateSync);
     this.#names.clear();
     await Promise.allSettled([
       this.#subscriber.quit(),
