@@ -80,7 +80,9 @@ export function circuitBreaker<
     }
     const call = entry;
     (req as { breaker?: RequestBreaker }).breaker = call.info();
-    observeResponse(res, call, () => undefined);
+    observeResponse(res, call, noError);
+    // Without a deadline there is nothing to arm: the request costs no extra closure.
+    if (call.breaker.options.callTimeout === undefined) return next();
     call.startDeadline((error) => {
       // Once the answer has begun it is the handler's to finish; the breaker has counted the failure.
       if (res.headersSent) return call.abort(error);
@@ -104,6 +106,9 @@ export function circuitBreaker<
     proceed(entry, req, res, next);
   };
 }
+
+/** Express shows the middleware no error: one passed to next(err) counts through the status sent. */
+const noError = (): undefined => undefined;
 
 async function runFallback(
   fallback: () => unknown,
