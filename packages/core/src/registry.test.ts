@@ -120,3 +120,13 @@ describe('BreakerRegistry events', () => {
     expect(registry.listenerCount('evict')).toBe(1);
   });
 });
+
+describe('BreakerRegistry brand', () => {
+  it('instanceof accepts a registry from another copy of the package and nothing else', () => {
+    const foreign = Object.create(null) as object;
+    Object.defineProperty(foreign, Symbol.for('@breaker/core/registry'), { value: true });
+    expect(foreign).toBeInstanceOf(BreakerRegistry);
+    expect(new BreakerRegistry()).toBeInstanceOf(BreakerRegistry);
+    expect({ on() {}, peek() {}, list() {} }).not.toBeInstanceOf(BreakerRegistry);
+  });
+});

@@ -23,12 +23,24 @@ export interface RegistryEvents {
 }
 
 export const DEFAULT_REGISTRY_MAX_SIZE = 1_000;
+const REGISTRY = Symbol.for('@breaker/core/registry');
 
 /**
  * Named breakers, created on first use from shared defaults. Pass one registry around to share
  * breakers between routes, metrics and the dashboard; there is no global one.
  */
 export class BreakerRegistry extends Emitter<RegistryEvents> {
+  static {
+    Object.defineProperty(this.prototype, REGISTRY, { value: true });
+  }
+
+  /** True for a registry from any copy of this package, so adapters that load their own copy still accept it. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' && value !== null && (value as { [REGISTRY]?: unknown })[REGISTRY] === true
+    );
+  }
+
   readonly maxSize: number;
   readonly #defaults: RegistryOptions['defaults'];
   readonly #overrides: NonNullable<RegistryOptions['overrides']>;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidOptionError, systemClock, type BreakerRegistry, type Clock } from '@breaker/core';
+import { BreakerRegistry, InvalidOptionError, systemClock, type Clock } from '@breaker/core';
 import { describeValue } from '@breaker/core/http';
 import type { AdminOptions } from './admin.js';
 
@@ -70,7 +70,8 @@ export function resolveDashboardOptions<Subject>(
         `Known options: ${[...KNOWN, ...(more.known ?? [])].join(', ')}.`,
     );
   }
-  if (!isRegistry(registry)) throw invalid(context, 'registry', 'a BreakerRegistry', registry);
+  if (!(registry instanceof BreakerRegistry))
+    throw invalid(context, 'registry', 'a BreakerRegistry', registry);
   if (
     admin !== undefined &&
     (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')
@@ -92,18 +93,6 @@ export function resolveDashboardOptions<Subject>(
   if (!isClock(clock))
     throw invalid(context, 'clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
   return { registry, admin, enabled: enabled !== false, maxClients, clock };
-}
-
-function isRegistry(value: unknown): value is BreakerRegistry {
-  const candidate = value as Partial<Record<'on' | 'peek' | 'list', unknown>> | null;
-  return (
-    typeof value === 'object' &&
-    candidate !== null &&
-    typeof candidate.on === 'function' &&
-    typeof candidate.peek === 'function' &&
-    typeof candidate.list === 'function' &&
-    Symbol.iterator in candidate
-  );
 }
 
 function isClock(value: unknown): value is Clock {

@@ -1,10 +1,5 @@
 import { Counter, Gauge, Histogram, register as globalRegister } from 'prom-client';
-import {
-  CallTimeoutError,
-  type BreakerRegistry,
-  type BreakerState,
-  type CircuitBreaker,
-} from '@breaker/core';
+import { CallTimeoutError, BreakerRegistry, type BreakerState, type CircuitBreaker } from '@breaker/core';
 import { BreakerLabels, OVERFLOW_LABEL } from './labels.js';
 import { invalid, resolveMetricsOptions, type MetricsOptions } from './options.js';
 
@@ -32,7 +27,8 @@ interface Tracked {
  * later, until `stop()`: state, calls by outcome, call durations, transitions and time until half-open.
  */
 export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptions): BreakerMetrics {
-  if (!isRegistry(registry)) throw invalid('registry', 'a BreakerRegistry (the first argument)', registry);
+  if (!(registry instanceof BreakerRegistry))
+    throw invalid('registry', 'a BreakerRegistry (the first argument)', registry);
   const { register = globalRegister, prefix, maxBreakers, buckets } = resolveMetricsOptions(options);
   const names = {
     state: `${prefix}state`,
@@ -209,16 +205,4 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
       }
     },
   };
-}
-
-function isRegistry(value: unknown): value is BreakerRegistry {
-  const candidate = value as Partial<Record<'on' | 'peek' | 'list', unknown>> | null;
-  return (
-    typeof value === 'object' &&
-    candidate !== null &&
-    typeof candidate.on === 'function' &&
-    typeof candidate.peek === 'function' &&
-    typeof candidate.list === 'function' &&
-    Symbol.iterator in candidate
-  );
 }
