@@ -219,11 +219,26 @@ export function withName(resolved: ResolvedOptions, name: string): BreakerOption
  */
 export function breakerOptions(options: BreakerOptions | undefined): ResolvedOptions {
   const resolved = (options as { [RESOLVED]?: ResolvedOptions } | undefined)?.[RESOLVED];
-  if (resolved === undefined) return resolveOptions(options);
+  if (resolved === undefined) return compact(resolveOptions(options));
   const name = options!.name!;
   return resolved.name === name
     ? resolved
     : (Object.create(resolved, { name: { value: name, enumerable: true } }) as ResolvedOptions);
+}
+
+let defaults: ResolvedOptions | undefined;
+
+/**
+ * The same options as an object that holds only what differs from the defaults and inherits the
+ * rest from one shared, frozen object of defaults: a breaker that sets only its name carries one field.
+ */
+function compact(full: ResolvedOptions): ResolvedOptions {
+  const base = (defaults ??= Object.freeze(resolveOptions(undefined)));
+  const own: PropertyDescriptorMap = {};
+  for (const [key, value] of Object.entries(full)) {
+    if (base[key as keyof ResolvedOptions] !== value) own[key] = { value, enumerable: true };
+  }
+  return Object.create(base, own) as ResolvedOptions;
 }
 
 /** Checks options once and fills in defaults; throws {@link InvalidOptionError} (a `TypeError`) on the first problem. */
