@@ -119,7 +119,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     }
   };
 
-  /** Options after defaults. */
+  /** Options after defaults; those left at their default are inherited from one shared object. */
   readonly options: ResolvedOptions;
   readonly #clock: Clock;
   readonly #host: StateHost;
