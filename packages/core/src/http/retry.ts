@@ -9,9 +9,10 @@ import {
   DEFAULT_RETRY_BUDGET_RATIO,
   DEFAULT_RETRY_BUDGET_WINDOW,
   DEFAULT_RETRY_MAX_DELAY,
+  budgetSchema,
   type RetryBudgetOptions,
 } from '../policies/retryOptions.js';
-import { invalidOption, millis, nonNegative, whole } from '../validation.js';
+import { invalidOption, millis, whole } from '../validation.js';
 
 /** The methods retried by default: those RFC 9110 defines as idempotent. */
 export const DEFAULT_RETRY_METHODS: readonly string[] = Object.freeze([
@@ -37,7 +38,6 @@ export interface HttpRetryOptions {
   methods?: readonly string[];
 }
 
-const budgetError = 'an object { ratio, minPerSecond, window } or false';
 const methodsError = 'an array of HTTP method names, such as ["GET", "PUT"]';
 
 /** The `retry` option's schema, for the adapters' own option checks. */
@@ -46,22 +46,7 @@ export const httpRetrySchema = z.strictObject(
     attempts: whole(1).optional(),
     baseDelay: millis(0).optional(),
     maxDelay: millis(0).optional(),
-    budget: z
-      .union(
-        [
-          z.literal(false),
-          z.strictObject(
-            {
-              ratio: nonNegative().optional(),
-              minPerSecond: nonNegative().optional(),
-              window: millis(1).optional(),
-            },
-            { error: budgetError },
-          ),
-        ],
-        { error: budgetError },
-      )
-      .optional(),
+    budget: budgetSchema.optional(),
     methods: z
       .array(
         z.string({ error: methodsError }).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: methodsError }),

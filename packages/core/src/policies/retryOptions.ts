@@ -38,27 +38,30 @@ export interface RetryOptions {
   random?: () => number;
 }
 
+const budgetError = 'an object { ratio, minPerSecond, window } or false';
+
+/** The `budget` option's schema, shared with the HTTP clients' `retry` option. */
+export const budgetSchema = z.union(
+  [
+    z.literal(false),
+    z.strictObject(
+      {
+        ratio: nonNegative().optional(),
+        minPerSecond: nonNegative().optional(),
+        window: millis(1).optional(),
+      },
+      { error: budgetError },
+    ),
+  ],
+  { error: budgetError },
+);
+
 const schema = z.strictObject({
   attempts: whole(1).optional(),
   baseDelay: millis(0).optional(),
   maxDelay: millis(0).optional(),
   retryOn: fn<(error: unknown) => boolean>('a function (error) => boolean').optional(),
-  budget: z
-    .union(
-      [
-        z.literal(false),
-        z.strictObject(
-          {
-            ratio: nonNegative().optional(),
-            minPerSecond: nonNegative().optional(),
-            window: millis(1).optional(),
-          },
-          { error: 'an object { ratio, minPerSecond, window } or false' },
-        ),
-      ],
-      { error: 'an object { ratio, minPerSecond, window } or false' },
-    )
-    .optional(),
+  budget: budgetSchema.optional(),
   clock: clock.optional(),
   random: fn<() => number>('a function returning a number in [0, 1)').optional(),
 });
