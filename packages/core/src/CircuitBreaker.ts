@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { BreakerOpenError, CallTimeoutError } from './errors.js';
 import { Emitter, type BreakerEvents, type TransitionReason } from './events.js';
 import { breakerOptions, type BreakerOptions, type ResolvedOptions } from './options.js';
-import type { BreakerSnapshot } from './snapshot.js';
+import { parseSharedState, type BreakerSnapshot } from './snapshot.js';
 import {
   ClosedState,
   DisabledState,
@@ -36,6 +36,12 @@ export interface CallPermit {
   failure(error?: unknown): void;
   /** The call ended without telling anything about the upstream (a client hung up, say); gives the trial permit back. */
   ignore(): void;
+}
+
+/** A call admitted after waiting for the fleet: the round it belongs to and when it started. */
+interface Admission {
+  round: number;
+  start: number;
 }
 
 const FLUSH_CALLS = 10_000;
@@ -194,11 +200,29 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (state !== this.#closed) {
       start = this.#clock.now();
       const rejection = state.acquire(start);
-      if (rejection !== undefined) return this.#reject(rejection);
+      if (rejection !== undefined) {
+        const trial = this.#awaitTrial(rejection, start);
+        if (trial === undefined) return this.#reject(rejection);
+        return trial.then((admitted) => {
+          if (signal?.aborted === true) {
+            this.#settleIgnored(admitted.round, admitted.start, signal.reason);
+            throw signal.reason;
+          }
+          return this.#run(fn, admitted.round, admitted.start, signal);
+        });
+      }
     } else if (this.#measure) {
       start = this.#clock.now();
     }
-    const round = this.#round;
+    return this.#run(fn, this.#round, start, signal);
+  }
+
+  #run<T>(
+    fn: (context: FireContext) => T | PromiseLike<T>,
+    round: number,
+    start: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Awaited<T>> {
     if (signal !== undefined || this.options.callTimeout !== undefined) {
       return this.#fireGuarded(fn, round, start, signal);
     }
@@ -238,6 +262,24 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       throw rejection;
     }
     return new CircuitBreaker.#Permit(this, this.#round, start);
+  }
+
+  /**
+   * Like {@link CircuitBreaker.acquire}, but a half-open breaker whose store must first ask the fleet
+   * for a trial permit waits for the answer (a bounded moment) instead of turning the call away:
+   * returns the permit, or a promise of it that rejects with {@link BreakerOpenError} if the fleet has
+   * none free. Throws {@link BreakerOpenError} when the call is turned away at once.
+   */
+  admit(): CallPermit | Promise<CallPermit> {
+    const start = this.#clock.now();
+    const rejection = this.#state.acquire(start);
+    if (rejection === undefined) return new CircuitBreaker.#Permit(this, this.#round, start);
+    const trial = this.#awaitTrial(rejection, start);
+    if (trial === undefined) {
+      this.#countRejection(rejection);
+      throw rejection;
+    }
+    return trial.then((admitted) => new CircuitBreaker.#Permit(this, admitted.round, admitted.start));
   }
 
   /** Opens the breaker until {@link CircuitBreaker.reset}; emits `open` and `state-change`. */
@@ -391,6 +433,39 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
         },
       );
     });
+  }
+
+  /**
+   * A half-open breaker with a free local trial slot whose store could not grant a fleet permit at
+   * once: holds the slot and asks the store, so that a trial is admitted on the first call at any
+   * traffic level. `undefined` when there is nothing to wait for.
+   */
+  #awaitTrial(rejection: BreakerOpenError, start: number): Promise<Admission> | undefined {
+    const state = this.#state;
+    const session = this.#session;
+    if (!(state instanceof HalfOpenState) || session?.acquireProbe === undefined) return undefined;
+    const { halfOpenMaxConcurrent, halfOpenPermitTimeout } = this.options;
+    if (state.trials.length >= halfOpenMaxConcurrent) return undefined;
+    state.trials.push(start);
+    const round = this.#round;
+    const answered = (granted: boolean): Admission => {
+      if (this.#state === state && this.#round === round) {
+        if (granted) return { round, start };
+        state.cancelTrial(start);
+        this.#countRejection(rejection);
+        throw rejection;
+      }
+      // The state moved on while the fleet answered: the permit belongs to a round that is over.
+      if (granted) session.releaseProbe();
+      const now = this.#clock.now();
+      const again = this.#state.acquire(now);
+      if (again === undefined) return { round: this.#round, start: now };
+      this.#countRejection(again);
+      throw again;
+    };
+    return session
+      .acquireProbe(halfOpenMaxConcurrent, halfOpenPermitTimeout)
+      .then(answered, () => answered(true));
   }
 
   #reject(rejection: BreakerOpenError): Promise<never> {
@@ -576,10 +651,19 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (this.#state instanceof OpenState) this.#armOpenTimer(this.#state);
   }
 
-  #applyRemote(shared: SharedState): void {
+  #applyRemote(received: SharedState): void {
+    if (this.#disposed) return;
+    // What a store delivers came from outside the process: it is checked like `initialState`.
+    const shared = parseSharedState(received);
+    if (typeof shared === 'string' || shared.name !== this.name) {
+      const problem = typeof shared === 'string' ? shared : `it is the state of "${shared.name}"`;
+      const error = new TypeError(`Ignored a shared state for breaker "${this.name}": ${problem}.`);
+      this.emit('store-error', { error });
+      return;
+    }
     // Shared states are ordered by their own rounds: a store may keep a local change to this replica
     // (one that lacked a quorum, say), so the local round is no measure of what is new to the fleet.
-    if (this.#disposed || shared.round <= this.#fleetRound) return;
+    if (shared.round <= this.#fleetRound) return;
     this.#fleetRound = shared.round;
     if (shared.origin === this.#replicaId) return;
     const current = this.#state;

@@ -1,21 +1,25 @@
 import type { BreakerOpenError, CallTimeoutError } from './errors.js';
 import type { BreakerState } from './state.js';
 
+/** Every reason a breaker changes state for. */
+export const TRANSITION_REASONS = [
+  'consecutive-failures',
+  'failure-rate',
+  'slow-call-rate',
+  'retry-after',
+  'timeout-elapsed',
+  'trial-failure',
+  'trial-success',
+  'recovery-failure',
+  'probe-expired',
+  'force-open',
+  'disable',
+  'reset',
+  'remote',
+] as const;
+
 /** Why a breaker changed state. */
-export type TransitionReason =
-  | 'consecutive-failures'
-  | 'failure-rate'
-  | 'slow-call-rate'
-  | 'retry-after'
-  | 'timeout-elapsed'
-  | 'trial-failure'
-  | 'trial-success'
-  | 'recovery-failure'
-  | 'probe-expired'
-  | 'force-open'
-  | 'disable'
-  | 'reset'
-  | 'remote';
+export type TransitionReason = (typeof TRANSITION_REASONS)[number];
 
 /** Payload of `state-change`. */
 export interface StateChangeEvent {

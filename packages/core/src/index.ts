@@ -8,7 +8,7 @@ export {
   InvalidOptionError,
   type RejectingState,
 } from './errors.js';
-export { Emitter, type Listener } from './events.js';
+export { Emitter, TRANSITION_REASONS, type Listener } from './events.js';
 export type {
   BreakerEvents,
   FailureEvent,
@@ -43,7 +43,7 @@ export {
   type RegistryEvents,
   type RegistryOptions,
 } from './registry.js';
-export type { BreakerSnapshot } from './snapshot.js';
+export { MAX_ROUND, parseSharedState, type BreakerSnapshot } from './snapshot.js';
 export type { BreakerState } from './state.js';
 export type { BreakerStats } from './stats.js';
 export {

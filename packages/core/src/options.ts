@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
 import { clock, fn, invalidOption, millis, parseOptions, whole } from './validation.js';
-import type { BreakerSnapshot } from './snapshot.js';
+import { snapshotSchema, type BreakerSnapshot } from './snapshot.js';
 import type { StateStore } from './store.js';
 
 export const DEFAULT_FAILURE_THRESHOLD = 5;
@@ -129,21 +129,6 @@ const windowSchema = z.discriminatedUnion(
     }),
   ],
   { error: '{ type: "count", size } or { type: "time", duration, buckets }' },
-);
-
-const snapshotSchema = z.strictObject(
-  {
-    version: z.literal(1, { error: 'version 1' }),
-    name: z.string({ error: 'a string' }),
-    state: z.enum(['closed', 'open', 'half-open', 'forced-open', 'disabled'], {
-      error: 'one of "closed", "open", "half-open", "forced-open", "disabled"',
-    }),
-    round: whole(0),
-    openedAt: z.number({ error: 'a clock time or null' }).nullable(),
-    openUntil: z.number({ error: 'a clock time or null' }).nullable(),
-    trips: whole(0),
-  },
-  { error: 'a snapshot returned by breaker.toJSON()' },
 );
 
 const optionsSchema = z.strictObject({

@@ -153,6 +153,12 @@ export class HalfOpenState implements State {
     return rejection(name, 'half-open', 0);
   }
 
+  /** Frees a trial slot held for a call that the fleet then turned away; no store permit was taken. */
+  cancelTrial(start: number): void {
+    const index = this.trials.indexOf(start);
+    if (index !== -1) this.trials.splice(index, 1);
+  }
+
   onSuccess(_now: number, _slow: boolean, start: number): void {
     this.#release(start);
     if (++this.successes >= this.host.options.successThreshold) this.host.close('trial-success');
@@ -172,8 +178,7 @@ export class HalfOpenState implements State {
   }
 
   #release(start: number): void {
-    const index = this.trials.indexOf(start);
-    if (index !== -1) this.trials.splice(index, 1);
+    this.cancelTrial(start);
     this.host.releaseProbe();
   }
 }

@@ -41,6 +41,13 @@ export interface StoreSession {
    * if it is never released; `false` when none is free (or not known to be free yet).
    */
   tryAcquireProbe(limit: number, ttlMs: number): boolean;
+  /**
+   * Optional: asks the fleet now for one of its `limit` trial permits, when `tryAcquireProbe` could
+   * not tell at once. Settles within a bounded, short time; `true` when the permit is taken (it is
+   * then given back with {@link StoreSession.releaseProbe}). A rejection lets the call through on
+   * local rules, as a store that cannot be reached does.
+   */
+  acquireProbe?(limit: number, ttlMs: number): Promise<boolean>;
   /** Gives back a permit taken with {@link StoreSession.tryAcquireProbe}. */
   releaseProbe(): void;
   /** Ends the connection; later calls do nothing. */

@@ -500,10 +500,10 @@ class Exchange {
     this.#attempt++;
     if (this.#relay !== undefined) this.#relay.target = undefined;
     let breaker: CircuitBreaker;
-    let permit: CallPermit;
+    let admitted: CallPermit | Promise<CallPermit>;
     try {
       breaker = this.#shared.registry.get(this.#name, this.#shared.breakerOptions);
-      permit = breaker.acquire();
+      admitted = breaker.admit();
     } catch (error) {
       if (sync && !(error instanceof BreakerOpenError)) {
         this.#finish();
@@ -516,6 +516,37 @@ class Exchange {
       else this.#fail(failure);
       return true;
     }
+    if (admitted instanceof Promise) {
+      this.#awaitPermit(breaker, admitted);
+      return true;
+    }
+    return this.#send(breaker, admitted, sync);
+  }
+
+  /** A half-open breaker asks its fleet for a trial permit: the try goes once it is granted, unless the caller gave up. */
+  #awaitPermit(breaker: CircuitBreaker, admitted: Promise<CallPermit>): void {
+    const signal = this.#signal;
+    const unwatch = watchAbort(signal, () => this.#abortWait(abortReason(signal)));
+    const cancel = (): void => unwatch();
+    this.#cancelWait = cancel;
+    admitted.then(
+      (permit) => {
+        if (this.#cancelWait !== cancel) return permit.ignore();
+        this.#cancelWait = undefined;
+        unwatch();
+        this.#send(breaker, permit, false);
+      },
+      (error: unknown) => {
+        if (this.#cancelWait !== cancel) return;
+        this.#cancelWait = undefined;
+        unwatch();
+        this.#fail(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  /** Sends one try with its permit. */
+  #send(breaker: CircuitBreaker, permit: CallPermit, sync: boolean): boolean {
     const attempt = new Attempt(this, this.#shared, breaker, permit);
     try {
       return this.#dispatch(this.#opts, attempt);

@@ -91,18 +91,40 @@ export class HttpGuard<Req> {
     );
   }
 
-  #admit(name: string, res: ServerResponse, release: ReleaseSlot | undefined): Entry {
-    let permit: CallPermit;
+  #admit(name: string, res: ServerResponse, release: ReleaseSlot | undefined): Entry | Promise<Entry> {
+    let admitted: CallPermit | Promise<CallPermit>;
     let breaker: CircuitBreaker;
     try {
       breaker = this.options.registry.get(name, this.options.breakerOptions);
-      permit = breaker.acquire();
+      admitted = breaker.admit();
     } catch (error) {
       release?.();
       if (!(error instanceof BreakerOpenError)) throw error;
       return new Rejection(error);
     }
-    return new RequestCall(breaker, permit, this.options.isFailure, res, release);
+    if (!(admitted instanceof Promise))
+      return new RequestCall(breaker, admitted, this.options.isFailure, res, release);
+    // A half-open breaker asks its fleet for a trial permit; the client may hang up meanwhile.
+    let hungUp = false;
+    const onClose = (): void => {
+      hungUp = true;
+    };
+    res.once('close', onClose);
+    return admitted.then(
+      (permit) => {
+        res.off('close', onClose);
+        if (!hungUp) return new RequestCall(breaker, permit, this.options.isFailure, res, release);
+        permit.ignore();
+        release?.();
+        return undefined;
+      },
+      (error: unknown) => {
+        res.off('close', onClose);
+        release?.();
+        if (!(error instanceof BreakerOpenError)) throw error;
+        return hungUp ? undefined : new Rejection(error);
+      },
+    );
   }
 }
 
