@@ -1,45 +1,30 @@
-import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   Emitter,
-  InvalidOptionError,
+  parseSharedState,
   type OutcomeBatch,
   type SharedState,
   type StateStore,
   type StoreReplica,
   type StoreSession,
 } from '@breaker/core';
-import { describeValue as describe } from '@breaker/core/http';
+import { ErrorFilter, safeError } from './errors.js';
+import {
+  DEFAULT_COMMAND_TIMEOUT,
+  DEFAULT_RECONCILE_INTERVAL,
+  checkOptions,
+  connect,
+  type RedisStoreOptions,
+} from './options.js';
 import { ACQUIRE_PROBE, PUBLISH_STATE, REPORT } from './scripts.js';
-
-/** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL; never logged nor put in an error. Give this or `client`. */
-  url?: string;
-  /** An ioredis client to use (it stays yours: `close()` does not quit it); a duplicate subscribes. */
-  client?: Redis;
-  /** Prefix of every key and of the channel (default `"breaker"`); keys are `{prefix:name}:…`. */
-  prefix?: string;
-  /** Replicas that must have reported failures before one replica's trip opens the whole fleet (default 1). */
-  quorum?: number;
-  /** Lifetime of every key, refreshed on each write, so breakers that are gone leave nothing (default 1 h). */
-  keyTtl?: number;
-  /** A Redis command that takes longer fails (and is reported) rather than queueing (default 1000 ms). */
-  commandTimeout?: number;
-}
+import { RedisSession, type NameEntry, type SessionHost } from './session.js';
 
 /** Events of a {@link RedisStore}. */
 export interface RedisStoreEvents {
-  /** Redis could not be reached or a command failed; breakers go on with local state. */
+  /** Redis could not be reached, a command failed, or Redis sent something invalid; breakers go on with local state. */
   error: { error: Error };
-  /** The store is connected (again) and has synced every breaker's state. */
+  /** The store is connected (again), subscribed, and has synced every breaker's state. */
   ready: Record<string, never>;
-}
-
-interface Shared {
-  replicas: Set<StoreReplica>;
-  /** The newest state a replica here published, for resync after an outage. */
-  lastLocal: SharedState | undefined;
 }
 
 type Commands = {
@@ -48,103 +33,103 @@ type Commands = {
   breakerProbe(...args: (string | number)[]): Promise<number>;
 };
 
+type Client = (Redis | Cluster) & Commands;
+
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
-const DEFAULT_COMMAND_TIMEOUT = 1_000;
 const DEFAULT_WINDOW = 60_000;
 const DEFAULT_BUCKETS = 10;
+/** A message longer than this is no state of ours; it is refused unread. */
+const MAX_MESSAGE_BYTES = 16_384;
 
 /**
- * A `StateStore` that shares breaker state through Redis (or Valkey). A state change reaches every
- * replica by pub/sub; counts are flushed in batches into a shared window by one Lua script, which
- * also applies the fleet's rate rule; half-open permits are leased fleet-wide and expire. Calls
- * never wait on Redis: every method answers at once, and an outage leaves each replica on its
- * local state until it reconnects and resyncs.
+ * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
+ * a Cluster. A state change reaches every replica by pub/sub; counts are flushed in batches into a
+ * shared window by one Lua script, which also applies the fleet's rate rule; half-open permits are
+ * leased fleet-wide and expire. Calls never wait on Redis, but for a half-open trial's permit, a
+ * bounded moment; an outage leaves each replica on its local state until it reconnects and resyncs.
+ * Everything read from Redis is checked before a breaker sees it.
  */
 export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore {
-  readonly #client: Redis & Commands;
-  readonly #subscriber: Redis;
-  readonly #ownsClient: boolean;
+  readonly #client: Client;
+  readonly #subscriber: Redis | Cluster;
+  readonly #owned: boolean;
   readonly #prefix: string;
   readonly #channel: string;
   readonly #quorum: number;
   readonly #keyTtl: number;
-  readonly #names = new Map<string, Shared>();
+  readonly #commandTimeout: number;
+  readonly #reconcileInterval: number;
+  readonly #names = new Map<string, NameEntry>();
+  readonly #errors = new ErrorFilter();
+  readonly #host: SessionHost;
+  readonly #detach: (() => void)[] = [];
   #closed = false;
   /** Connected since the last loss, so a lost connection is reported once, not per reconnect attempt. */
   #up = false;
-  #lateSync: ReturnType<typeof setTimeout> | undefined;
+  /** The server holds the subscription, as far as the last answer told. */
+  #subscribed = false;
+  #reconcileTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RedisStoreOptions) {
     super();
-    const {
-      url,
-      client,
-      prefix = DEFAULT_PREFIX,
-      quorum = 1,
-      keyTtl = DEFAULT_KEY_TTL,
-      ...rest
-    } = checkOptions(options);
-    const commandTimeout = rest.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
-    // No offline queue: while Redis is away a command fails at once instead of waiting in memory.
-    const connection: RedisOptions = { enableOfflineQueue: false, commandTimeout, maxRetriesPerRequest: 0 };
-    this.#ownsClient = client === undefined;
-    const base = client ?? new Redis(url!, { ...connection, lazyConnect: false });
-    this.#client = base as Redis & Commands;
-    this.#subscriber = base.duplicate({ ...connection, commandTimeout: undefined, enableOfflineQueue: true });
-    this.#prefix = prefix;
-    this.#channel = `${prefix}:state`;
-    this.#quorum = quorum;
-    this.#keyTtl = keyTtl;
+    const checked = checkOptions(options);
+    this.#prefix = checked.prefix ?? DEFAULT_PREFIX;
+    this.#channel = `${this.#prefix}:state`;
+    this.#quorum = checked.quorum ?? 1;
+    this.#keyTtl = checked.keyTtl ?? DEFAULT_KEY_TTL;
+    this.#commandTimeout = checked.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
+    this.#reconcileInterval = checked.reconcileInterval ?? DEFAULT_RECONCILE_INTERVAL;
+    const { client, subscriber, owned } = connect(checked, this.#commandTimeout);
+    this.#client = client as Client;
+    this.#subscriber = subscriber;
+    this.#owned = owned;
     this.#client.defineCommand('breakerPublish', { numberOfKeys: 4, lua: PUBLISH_STATE });
     this.#client.defineCommand('breakerReport', { numberOfKeys: 4, lua: REPORT });
     this.#client.defineCommand('breakerProbe', { numberOfKeys: 1, lua: ACQUIRE_PROBE });
-    this.#client.on('error', (error: Error) => this.#fail(error));
-    this.#client.on('ready', () => {
+    this.#host = this.#sessionHost();
+    this.#listen(this.#client, 'error', (error: unknown) => this.#fail(error));
+    this.#listen(this.#client, 'node error', (error: unknown) => this.#fail(error));
+    this.#listen(this.#client, 'ready', () => {
       this.#up = true;
-      void this.#resync();
+      this.#errors.reset();
+      void this.#sync();
     });
-    this.#client.on('close', () => {
+    this.#listen(this.#client, 'close', () => {
       if (!this.#up) return;
       this.#up = false;
       this.#fail(new Error('Lost the connection to Redis; breakers go on with local state until it is back'));
     });
-    this.#subscriber.on('error', (error: Error) => this.#fail(error));
-    this.#subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
-    // Changes published while the subscriber was away are read back once it is subscribed again.
-    this.#subscriber.on('ready', () => {
-      void this.#resync();
-      // 'ready' can come a moment before the server has the subscription again: a change published
-      // in that moment is missed by pub/sub, so read the stored state once more a little later.
-      clearTimeout(this.#lateSync);
-      this.#lateSync = setTimeout(() => void this.#resync(), 1_000);
-      this.#lateSync.unref();
+    subscriber.on('error', (error: unknown) => this.#fail(error));
+    subscriber.on('node error', (error: unknown) => this.#fail(error));
+    subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
+    subscriber.on('ready', () => this.#subscribe());
+    subscriber.on('close', () => {
+      this.#subscribed = false;
     });
-    this.#subscriber.subscribe(this.#channel).catch((error: Error) => this.#fail(error));
+    this.#scheduleReconcile();
   }
 
   /** Connects a breaker: it publishes its changes and reports its counts here, and hears the fleet's. */
   connect(name: string, replica: StoreReplica): StoreSession {
-    let shared = this.#names.get(name);
-    if (shared === undefined) {
-      shared = { replicas: new Set(), lastLocal: undefined };
-      this.#names.set(name, shared);
+    let entry = this.#names.get(name);
+    if (entry === undefined) {
+      entry = { replicas: new Set(), lastLocal: undefined, active: false };
+      this.#names.set(name, entry);
     }
-    shared.replicas.add(replica);
-    if (this.#client.status === 'ready') void this.#syncName(name);
-    return new RedisSession(this, name, replica, shared);
+    entry.replicas.add(replica);
+    if (this.connected) void this.#syncName(name);
+    return new RedisSession(this.#host, name, replica, entry);
   }
 
   /** Quits the connections this store made (not a `client` you gave it, beyond its duplicate). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#lateSync);
+    clearTimeout(this.#reconcileTimer);
     this.#names.clear();
-    await Promise.allSettled([
-      this.#subscriber.quit(),
-      this.#ownsClient ? this.#client.quit() : Promise.resolve(),
-    ]);
+    for (const detach of this.#detach.splice(0)) detach();
+    await Promise.all([quit(this.#subscriber), this.#owned ? quit(this.#client) : undefined]);
   }
 
   /** Whether commands can be sent now. */
@@ -163,11 +148,53 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     };
   }
 
-  /** @internal */
-  publish(name: string, shared: Shared, state: SharedState): void {
-    if (shared.lastLocal === undefined || state.round > shared.lastLocal.round) shared.lastLocal = state;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #listen(emitter: Redis | Cluster, event: string, listener: (...args: any[]) => void): void {
+    emitter.on(event, listener);
+    this.#detach.push(() => emitter.off(event, listener));
+  }
+
+  #sessionHost(): SessionHost {
+    return new RedisStore.#Host(this);
+  }
+
+  /** What sessions may ask of their store; a class nested here, so it reaches the store's private methods. */
+  static readonly #Host = class implements SessionHost {
+    constructor(readonly store: RedisStore) {}
+
+    get connected(): boolean {
+      return this.store.connected;
+    }
+
+    publish(name: string, entry: NameEntry, state: SharedState): void {
+      this.store.#publish(name, entry, state);
+    }
+
+    report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {
+      this.store.#report(name, replica, batch);
+    }
+
+    leaseProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
+      return this.store.#leaseProbe(name, id, limit, ttlMs);
+    }
+
+    releaseProbe(name: string, id: string): void {
+      this.store.#releaseProbe(name, id);
+    }
+
+    leave(name: string, replica: StoreReplica): void {
+      this.store.#leave(name, replica);
+    }
+
+    fail(error: unknown): void {
+      this.store.#fail(error);
+    }
+  };
+
+  #publish(name: string, entry: NameEntry, state: SharedState): void {
+    if (entry.lastLocal === undefined || state.round > entry.lastLocal.round) entry.lastLocal = state;
+    if (state.state !== 'closed') entry.active = true;
     if (!this.connected) return;
-    const windowMs = windowOf(shared);
     const keys = this.keys(name);
     this.#client
       .breakerPublish(
@@ -180,15 +207,14 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
         state.state,
         state.reason,
         this.#quorum,
-        windowMs,
+        windowOf(entry),
         this.#keyTtl,
         this.#channel,
       )
-      .catch((error: Error) => this.#fail(error));
+      .catch((error: unknown) => this.#fail(error));
   }
 
-  /** @internal */
-  report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {
+  #report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {
     if (!this.connected) return;
     const o = replica.options;
     const window = o.window?.type === 'time' ? o.window : undefined;
@@ -216,214 +242,155 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
         this.#quorum,
         o.timeout,
       )
-      .catch((error: Error) => this.#fail(error));
+      .catch((error: unknown) => this.#fail(error));
   }
 
-  /** @internal */
-  acquireProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
-    return this.#client
+  /** Asks for a fleet permit; rejects if Redis fails or does not answer within `commandTimeout`. */
+  #leaseProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
+    const asked = this.#client
       .breakerProbe(this.keys(name).probes, id, limit, Math.max(1, Math.ceil(ttlMs)))
       .then((taken) => taken === 1);
+    return withTimeout(asked, this.#commandTimeout, 'Redis did not answer a trial permit request in time');
   }
 
-  /** @internal */
-  releaseProbe(name: string, id: string): void {
+  #releaseProbe(name: string, id: string): void {
     if (!this.connected) return;
-    this.#client.zrem(this.keys(name).probes, id).catch((error: Error) => this.#fail(error));
+    this.#client.zrem(this.keys(name).probes, id).catch((error: unknown) => this.#fail(error));
   }
 
-  /** @internal */
-  leave(name: string, replica: StoreReplica): void {
-    const shared = this.#names.get(name);
-    if (shared === undefined) return;
-    shared.replicas.delete(replica);
-    if (shared.replicas.size === 0) this.#names.delete(name);
+  #leave(name: string, replica: StoreReplica): void {
+    const entry = this.#names.get(name);
+    if (entry === undefined) return;
+    entry.replicas.delete(replica);
+    if (entry.replicas.size === 0) this.#names.delete(name);
   }
 
-  /** @internal */
-  fail(error: unknown): void {
-    this.#fail(error instanceof Error ? error : new Error(String(error)));
+  /** (Re)subscribes; the answer proves the server holds the subscription, and a resync follows. */
+  #subscribe(): Promise<void> {
+    return withTimeout(
+      this.#subscriber.subscribe(this.#channel),
+      this.#commandTimeout,
+      'Redis did not confirm the subscription in time',
+    ).then(
+      () => {
+        const was = this.#subscribed;
+        this.#subscribed = true;
+        if (!was) void this.#sync();
+      },
+      (error: unknown) => {
+        this.#subscribed = false;
+        this.#fail(error);
+      },
+    );
   }
 
-  #deliver(message: string): void {
-    let state: SharedState;
-    try {
-      state = JSON.parse(message) as SharedState;
-    } catch {
-      return;
-    }
-    const shared = this.#names.get(state.name);
-    if (shared === undefined) return;
-    for (const replica of shared.replicas) replica.applyRemote(state);
-  }
-
-  /** After (re)connecting: republish what changed here meanwhile, then adopt what the fleet holds. */
-  async #resync(): Promise<void> {
+  /** Once both connections are up: republish what changed here meanwhile, then adopt what the fleet holds. */
+  async #sync(): Promise<void> {
+    if (!this.connected || !this.#subscribed) return;
     await Promise.all([...this.#names.keys()].map((name) => this.#syncName(name)));
-    if (!this.#closed) this.emit('ready', {});
+    if (this.connected && this.#subscribed) this.emit('ready', {});
   }
 
   async #syncName(name: string): Promise<void> {
-    const shared = this.#names.get(name);
-    if (shared === undefined) return;
+    const entry = this.#names.get(name);
+    if (entry === undefined) return;
     try {
-      if (shared.lastLocal !== undefined) this.publish(name, shared, shared.lastLocal);
+      if (entry.lastLocal !== undefined) this.#publish(name, entry, entry.lastLocal);
       const json = await this.#client.hget(this.keys(name).state, 'json');
-      if (json !== null) this.#deliver(json);
+      if (json !== null) this.#deliver(json, name);
     } catch (error) {
-      this.#fail(error as Error);
+      this.#fail(error);
     }
   }
 
-  #fail(error: Error): void {
+  /**
+   * Every few seconds, with jitter so replicas spread out: checks the subscription (a repeated
+   * SUBSCRIBE is harmless, and one that goes unanswered means a dead socket) and reads back the
+   * stored state of every breaker with traffic, healing any change that pub/sub missed.
+   */
+  #scheduleReconcile(): void {
     if (this.#closed) return;
-    const safe = sanitize(error);
+    const delay = this.#reconcileInterval * (0.8 + 0.4 * Math.random());
+    this.#reconcileTimer = setTimeout(() => void this.#reconcile(), delay);
+    this.#reconcileTimer.unref();
+  }
+
+  async #reconcile(): Promise<void> {
+    if (this.connected) {
+      const confirmed = await this.#subscribe().then(() => this.#subscribed);
+      if (!confirmed && !this.#closed && this.#subscriber.status === 'ready')
+        this.#subscriber.disconnect(true);
+      const names = [...this.#names].filter(([, entry]) => entry.active);
+      for (const [, entry] of names) entry.active = false;
+      await Promise.all(names.map(([name]) => this.#syncName(name)));
+    }
+    this.#scheduleReconcile();
+  }
+
+  /** Hands a state from Redis to the breakers of its name, once it has passed every check. */
+  #deliver(message: string, expected?: string): void {
+    try {
+      if (message.length > MAX_MESSAGE_BYTES)
+        return this.#refuse(`a message of ${message.length} characters`);
+      let value: unknown;
+      try {
+        value = JSON.parse(message);
+      } catch {
+        return this.#refuse('a message that is not JSON');
+      }
+      const name = (value as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string') return this.#refuse('a message without a breaker name');
+      if (expected !== undefined && name !== expected)
+        return this.#refuse(`a stored state of "${name}" under "${expected}"`);
+      const entry = this.#names.get(name);
+      if (entry === undefined) return;
+      const state = parseSharedState(value);
+      if (typeof state === 'string') return this.#refuse(`a state of "${name}" where ${state}`, entry);
+      if (state.state !== 'closed') entry.active = true;
+      for (const replica of entry.replicas) replica.applyRemote(state);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #refuse(what: string, entry?: NameEntry): void {
+    const error = new TypeError(`Ignored ${what} from Redis; breakers keep their local state.`);
+    if (!this.#errors.admit(error.message, this.#up)) return;
+    this.emit('error', { error });
+    if (entry !== undefined) for (const replica of entry.replicas) replica.reportError(error);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    const safe = safeError(error);
+    if (!this.#errors.admit(safe.message, this.#up)) return;
     this.emit('error', { error: safe });
-    for (const shared of this.#names.values()) {
-      for (const replica of shared.replicas) replica.reportError(safe);
+    for (const entry of this.#names.values()) {
+      for (const replica of entry.replicas) replica.reportError(safe);
     }
-  }
-}
-
-/** One breaker's connection to the store. */
-class RedisSession implements StoreSession {
-  readonly #store: RedisStore;
-  readonly #name: string;
-  readonly #replica: StoreReplica;
-  readonly #shared: Shared;
-  /** Fleet permits taken and not yet handed to a call, with their expiry. */
-  #ready: { id: string; expires: number }[] = [];
-  /** Fleet permits held by calls in flight. */
-  #held: string[] = [];
-  #acquiring = false;
-  #closed = false;
-
-  constructor(store: RedisStore, name: string, replica: StoreReplica, shared: Shared) {
-    this.#store = store;
-    this.#name = name;
-    this.#replica = replica;
-    this.#shared = shared;
-  }
-
-  publish(state: SharedState): void {
-    if (this.#closed) return;
-    // Permits belong to the round that granted them.
-    this.#ready = [];
-    this.#held = [];
-    this.#store.publish(this.#name, this.#shared, state);
-  }
-
-  report(batch: OutcomeBatch): void {
-    if (!this.#closed) this.#store.report(this.#name, this.#replica, batch);
-  }
-
-  tryAcquireProbe(limit: number, ttlMs: number): boolean {
-    if (this.#closed) return false;
-    // Without Redis, local state decides: a call local rules allow is never refused for the store's sake.
-    if (!this.#store.connected) return true;
-    const now = Date.now();
-    this.#ready = this.#ready.filter((permit) => permit.expires > now);
-    const permit = this.#ready.shift();
-    if (permit !== undefined) {
-      this.#held.push(permit.id);
-      return true;
-    }
-    // Permits are leased on demand, so the replica that has traffic probes, not one that sits idle.
-    this.#lease(limit, ttlMs);
-    return false;
-  }
-
-  releaseProbe(): void {
-    const id = this.#held.shift();
-    if (id !== undefined) this.#store.releaseProbe(this.#name, id);
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const id of this.#held) this.#store.releaseProbe(this.#name, id);
-    for (const { id } of this.#ready) this.#store.releaseProbe(this.#name, id);
-    this.#store.leave(this.#name, this.#replica);
-  }
-
-  #lease(limit: number, ttlMs: number): void {
-    if (this.#acquiring || this.#closed || !this.#store.connected) return;
-    this.#acquiring = true;
-    const id = randomUUID();
-    this.#store
-      .acquireProbe(this.#name, id, limit, ttlMs)
-      .then((taken) => {
-        if (taken && !this.#closed) this.#ready.push({ id, expires: Date.now() + ttlMs });
-      })
-      .catch((error: unknown) => this.#store.fail(error))
-      .finally(() => {
-        this.#acquiring = false;
-      });
   }
 }
 
 /** The span of the shared window, from the options of this name's breakers. */
-function windowOf(shared: Shared): number {
-  const replica = shared.replicas.values().next().value as StoreReplica | undefined;
+function windowOf(entry: NameEntry): number {
+  const replica = entry.replicas.values().next().value as StoreReplica | undefined;
   const window = replica?.options.window;
   return window?.type === 'time' ? window.duration : DEFAULT_WINDOW;
 }
 
-/** An error safe to emit: its message names no credentials, whatever the URL held. */
-function sanitize(error: Error): Error {
-  const message = error.message.replace(/\/\/[^@/\s]*@/g, '//***@');
-  if (message === error.message) return error;
-  const safe = new Error(message);
-  safe.name = error.name;
-  return safe;
+/** Ends a connection: politely when it is up, at once when it is not (a QUIT would wait for a server that is gone). */
+async function quit(connection: Redis | Cluster): Promise<void> {
+  if (connection.status === 'ready') {
+    await connection.quit().catch(() => connection.disconnect());
+  } else {
+    connection.disconnect();
+  }
 }
 
-function checkOptions(options: RedisStoreOptions): RedisStoreOptions {
-  const context = 'RedisStore';
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError(
-      'options',
-      `${context} needs options with \`url\` or \`client\`; received ${describe(options)}.`,
-    );
-  }
-  const known = ['url', 'client', 'prefix', 'quorum', 'keyTtl', 'commandTimeout'];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new InvalidOptionError(
-        key,
-        `Unknown ${context} option "${key}". Known options: ${known.join(', ')}.`,
-      );
-    }
-  }
-  const { url, client, prefix, quorum, keyTtl, commandTimeout } = options;
-  const invalid = (option: string, allowed: string, received: unknown) =>
-    new InvalidOptionError(
-      option,
-      `Invalid ${context} option "${option}": expected ${allowed}; received ${option === 'url' ? 'a value that is not one' : describe(received)}.`,
-    );
-  if ((url === undefined) === (client === undefined)) {
-    throw new InvalidOptionError('url', `${context} needs exactly one of \`url\` and \`client\`.`);
-  }
-  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
-    throw invalid('url', 'a redis:// or rediss:// URL', url);
-  }
-  if (
-    client !== undefined &&
-    (typeof client !== 'object' || client === null || typeof (client as Redis).duplicate !== 'function')
-  ) {
-    throw invalid('client', 'an ioredis client', client);
-  }
-  if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix))) {
-    throw invalid('prefix', 'a non-empty string without braces', prefix);
-  }
-  for (const [option, value, min] of [
-    ['quorum', quorum, 1],
-    ['keyTtl', keyTtl, 1_000],
-    ['commandTimeout', commandTimeout, 1],
-  ] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < min)) {
-      throw invalid(option, `a whole number of at least ${min}`, value);
-    }
-  }
-  return options;
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -1,1 +1,2 @@
-export { RedisStore, type RedisStoreEvents, type RedisStoreOptions } from './RedisStore.js';
+export { RedisStore, type RedisStoreEvents } from './RedisStore.js';
+export type { ClusterNodeAddress, RedisStoreOptions, SentinelConnection } from './options.js';

@@ -9,15 +9,37 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `;
 
-/** Distinct replicas that reported failures within the window; older reports are dropped. */
+/**
+ * Distinct replicas that reported failures within the window; older reports, and fields that are not
+ * a report, are dropped.
+ */
 const REPORTERS = `
 local function reporters(key, now, windowMs)
   local all = redis.call('HGETALL', key)
   local count = 0
   for i = 1, #all, 2 do
-    if tonumber(all[i + 1]) < now - windowMs then redis.call('HDEL', key, all[i]) else count = count + 1 end
+    local at = tonumber(all[i + 1])
+    if not at or at < now - windowMs then redis.call('HDEL', key, all[i]) else count = count + 1 end
   end
   return count
+end
+`;
+
+/**
+ * The stored round and state of a breaker. Stored values are input like any other: a round that is
+ * not a whole number within bounds, or a state that is not one, reads as no stored state at all, so
+ * the next change overwrites it.
+ */
+const STORED = `
+local STATES = { closed = true, open = true, ['half-open'] = true, ['forced-open'] = true, disabled = true }
+local function stored(key)
+  local values = redis.call('HMGET', key, 'round', 'state')
+  local round = tonumber(values[1])
+  local state = values[2]
+  if not round or round ~= math.floor(round) or round < 0 or round > ${2 ** 50} or not STATES[state] then
+    return 0, 'closed'
+  end
+  return round, state
 end
 `;
 
@@ -26,12 +48,11 @@ end
  * KEYS: state, reporters, counts, probes. ARGV: json, round, state, reason, quorum, windowMs, ttlMs, channel.
  * Returns 1 when shared, 0 when kept local.
  */
-export const PUBLISH_STATE = `${NOW}${REPORTERS}
+export const PUBLISH_STATE = `${NOW}${REPORTERS}${STORED}
 local round = tonumber(ARGV[2])
 local state = ARGV[3]
 local reason = ARGV[4]
-local storedRound = tonumber(redis.call('HGET', KEYS[1], 'round') or '0')
-local storedState = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local storedRound, storedState = stored(KEYS[1])
 if round <= storedRound then return 0 end
 local manual = reason == 'force-open' or reason == 'reset' or reason == 'disable'
 if not manual then
@@ -62,7 +83,7 @@ return 1
  *       failureRate (-1: off), slowRate (-1: off), quorum, openMs.
  * Returns { calls, failures, slow, opened }.
  */
-export const REPORT = `${NOW}${REPORTERS}
+export const REPORT = `${NOW}${REPORTERS}${STORED}
 local sliceMs = tonumber(ARGV[5])
 local buckets = tonumber(ARGV[6])
 local slice = math.floor(now / sliceMs)
@@ -79,18 +100,19 @@ local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local field = all[i]
   local at = string.find(field, ':', 1, true)
-  local fieldSlice = tonumber(string.sub(field, 1, at - 1))
-  if fieldSlice <= slice - buckets then
+  local fieldSlice = at and tonumber(string.sub(field, 1, at - 1))
+  local kind = at and string.sub(field, at + 1)
+  local count = tonumber(all[i + 1])
+  if not fieldSlice or not count or not totals[kind] or fieldSlice <= slice - buckets or fieldSlice > slice then
     redis.call('HDEL', KEYS[1], field)
   else
-    local kind = string.sub(field, at + 1)
-    totals[kind] = totals[kind] + tonumber(all[i + 1])
+    totals[kind] = totals[kind] + count
   end
 end
 local count = reporters(KEYS[2], now, sliceMs * buckets)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
-local storedState = redis.call('HGET', KEYS[3], 'state') or 'closed'
+local storedRound, storedState = stored(KEYS[3])
 local minimumCalls = tonumber(ARGV[10])
 local failureRate = tonumber(ARGV[11])
 local slowRate = tonumber(ARGV[12])
@@ -99,7 +121,7 @@ if storedState == 'closed' and totals.c >= minimumCalls and count >= tonumber(AR
   if failureRate >= 0 and totals.f * 100 >= failureRate * totals.c then reason = 'failure-rate'
   elseif slowRate >= 0 and totals.s * 100 >= slowRate * totals.c then reason = 'slow-call-rate' end
   if reason then
-    local round = tonumber(redis.call('HGET', KEYS[3], 'round') or '0') + 1
+    local round = storedRound + 1
     local json = cjson.encode({ version = 1, name = ARGV[9], state = 'open', round = round, openedAt = now,
       openUntil = now + tonumber(ARGV[14]), trips = 1, reason = reason, origin = 'redis' })
     redis.call('HSET', KEYS[3], 'json', json, 'round', round, 'state', 'open')
