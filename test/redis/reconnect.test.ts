@@ -40,6 +40,44 @@ describe('RedisStore after the connection comes back', () => {
     }, 20_000);
   }
 
+  it('Redis restarted empty while the fleet is open: the first replica to close brings the others with it', async () => {
+    const redis = await privateRedis(cleanup);
+    const options = { failureThreshold: 1, timeout: 300 };
+    const a = await replica(cleanup, redis.url, 'nightly', options);
+    const b = await replica(cleanup, redis.url, 'nightly', options);
+    await fail(a.breaker);
+    await until(() => b.breaker.state === 'open', 1_000);
+    const readyA = a.readies();
+    const readyB = b.readies();
+    await redis.stop();
+    // Both turn half-open on their own timers while Redis is gone.
+    await until(() => a.breaker.state === 'half-open' && b.breaker.state === 'half-open', 2_000);
+    await privateRedis(cleanup, [], redis.port);
+    await until(() => a.readies() > readyA && b.readies() > readyB, 10_000);
+    await a.breaker.fire(() => 'ok');
+    expect(a.breaker.state).toBe('closed');
+    // No call reaches b: it closes because a's trial was shared, not by a trial of its own.
+    expect(await until(() => b.breaker.state === 'closed', 1_000)).toBeLessThan(100);
+  });
+
+  it('a trip that Redis refused to store is published again as soon as Redis takes writes, not at the next reconciliation', async () => {
+    const redis = await privateRedis(cleanup);
+    const a = await replica(cleanup, redis.url, 'refused', { failureThreshold: 1 });
+    const b = await replica(cleanup, redis.url, 'refused', { failureThreshold: 1 });
+    const operator = admin(redis.url);
+    // Out of memory: Redis refuses every script that writes, as a full or failing-over node does.
+    await operator.config('SET', 'maxmemory-policy', 'noeviction');
+    await operator.config('SET', 'maxmemory', '1');
+    await fail(a.breaker);
+    expect(a.breaker.state).toBe('open');
+    await sleep(300);
+    expect(b.breaker.state).toBe('closed');
+    expect(a.errors.map((error) => error.message).join('\n')).toMatch(/OOM/);
+    await operator.config('SET', 'maxmemory', '0');
+    // Well under the default reconciliation interval (5 s).
+    expect(await until(() => b.breaker.state === 'open', 3_000)).toBeLessThan(2_500);
+  });
+
   it('the subscriber killed with CLIENT KILL TYPE pubsub: trips reach every replica again', async () => {
     const redis = await privateRedis(cleanup);
     const a = await replica(cleanup, redis.url, 'search', { failureThreshold: 1 });

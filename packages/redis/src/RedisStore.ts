@@ -39,6 +39,9 @@ const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
 const DEFAULT_WINDOW = 60_000;
 const DEFAULT_BUCKETS = 10;
+/** First and last wait before a failed publication is sent again; it doubles in between. */
+const RETRY_MIN = 100;
+const RETRY_MAX = 2_000;
 /** A message longer than this is no state of ours; it is refused unread. */
 const MAX_MESSAGE_BYTES = 16_384;
 
@@ -70,6 +73,10 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** The server holds the subscription, as far as the last answer told. */
   #subscribed = false;
   #reconcileTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Names whose last publication failed (a Cluster failover, say), to publish again soon. */
+  readonly #unsent = new Set<string>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelay = RETRY_MIN;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -127,6 +134,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#reconcileTimer);
+    clearTimeout(this.#retryTimer);
     this.#names.clear();
     for (const detach of this.#detach.splice(0)) detach();
     await Promise.all([quit(this.#subscriber), this.#owned ? quit(this.#client) : undefined]);
@@ -211,7 +219,30 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
         this.#keyTtl,
         this.#channel,
       )
-      .catch((error: unknown) => this.#fail(error));
+      .then(
+        () => {
+          this.#unsent.delete(name);
+          if (this.#unsent.size === 0) this.#retryDelay = RETRY_MIN;
+        },
+        (error: unknown) => {
+          this.#fail(error);
+          this.#unsent.add(name);
+          this.#scheduleRetry();
+        },
+      );
+  }
+
+  /** A state change that did not reach Redis goes again shortly, not only at the next reconciliation. */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const names = [...this.#unsent];
+      this.#unsent.clear();
+      this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX);
+      for (const name of names) void this.#syncName(name);
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
   }
 
   #report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {

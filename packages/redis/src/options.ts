@@ -78,7 +78,9 @@ export function connect(options: RedisStoreOptions, commandTimeout: number): Con
   };
   const { url, cluster, sentinel, client } = options;
   if (client instanceof Cluster) {
-    return { client, subscriber: client.duplicate([], clusterOptions(listen)), owned: false };
+    // The client's own node options (a password, TLS) hold for the subscriber too.
+    const nodes = { ...client.options.redisOptions, ...listen };
+    return { client, subscriber: client.duplicate([], clusterOptions(nodes)), owned: false };
   }
   if (client !== undefined) return { client, subscriber: client.duplicate(listen), owned: false };
   if (cluster !== undefined) {

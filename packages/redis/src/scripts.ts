@@ -26,9 +26,10 @@ end
 `;
 
 /**
- * The stored round and state of a breaker. Stored values are input like any other: a round that is
- * not a whole number within bounds, or a state that is not one, reads as no stored state at all, so
- * the next change overwrites it.
+ * The stored round and state of a breaker; the state is nil when none is stored (a Redis restarted
+ * empty, an expired key). Stored values are input like any other: a round that is not a whole number
+ * within bounds, or a state that is not one, reads as no stored state at all, so the next change
+ * overwrites it.
  */
 const STORED = `
 local STATES = { closed = true, open = true, ['half-open'] = true, ['forced-open'] = true, disabled = true }
@@ -37,7 +38,7 @@ local function stored(key)
   local round = tonumber(values[1])
   local state = values[2]
   if not round or round ~= math.floor(round) or round < 0 or round > ${2 ** 50} or not STATES[state] then
-    return 0, 'closed'
+    return 0, nil
   end
   return round, state
 end
@@ -59,11 +60,13 @@ if not manual then
   if state == 'open' then
     -- Opening a closed fleet takes a quorum of replicas that saw failures; reopening does not.
     local quorum = tonumber(ARGV[5])
-    if quorum > 1 and storedState == 'closed' and reporters(KEYS[2], now, tonumber(ARGV[6])) < quorum then
+    local fromClosed = storedState == 'closed' or storedState == nil
+    if quorum > 1 and fromClosed and reporters(KEYS[2], now, tonumber(ARGV[6])) < quorum then
       return 0
     end
   elseif state == 'half-open' then
-    if storedState ~= 'open' and storedState ~= 'half-open' then return 0 end
+    -- With nothing stored, the replica's own open period stands for the fleet's.
+    if storedState ~= nil and storedState ~= 'open' and storedState ~= 'half-open' then return 0 end
   elseif state == 'closed' then
     if storedState == 'closed' then return 0 end
   end
@@ -116,7 +119,7 @@ local storedRound, storedState = stored(KEYS[3])
 local minimumCalls = tonumber(ARGV[10])
 local failureRate = tonumber(ARGV[11])
 local slowRate = tonumber(ARGV[12])
-if storedState == 'closed' and totals.c >= minimumCalls and count >= tonumber(ARGV[13]) then
+if (storedState == 'closed' or storedState == nil) and totals.c >= minimumCalls and count >= tonumber(ARGV[13]) then
   local reason = nil
   if failureRate >= 0 and totals.f * 100 >= failureRate * totals.c then reason = 'failure-rate'
   elseif slowRate >= 0 and totals.s * 100 >= slowRate * totals.c then reason = 'slow-call-rate' end
