@@ -32,7 +32,16 @@ export default defineConfig({
           testTimeout: 20_000,
           root: './test',
           include: ['**/*.test.ts'],
-          exclude: ['bench/**', '**/node_modules/**'],
+          exclude: ['bench/**', 'soak/**', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          // Whole fleets of processes on their own: run alone (`pnpm test:soak`), never beside other files.
+          name: 'soak',
+          root: './test/soak',
+          include: ['**/*.soak.test.ts'],
+          testTimeout: 180_000,
         },
       },
     ],
