@@ -1,4 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
 import {
   Emitter,
   parseSharedState,
@@ -17,7 +18,21 @@ import {
   type RedisStoreOptions,
 } from './options.js';
 import { ACQUIRE_PROBE, PUBLISH_STATE, REPORT } from './scripts.js';
-import { RedisSession, type NameEntry, type SessionHost } from './session.js';
+import {
+  fleetTotals,
+  firstReplica,
+  publishArgs,
+  quit,
+  reportArgs,
+  windowOf,
+  withTimeout,
+  type BreakerKeys,
+  type Client,
+  type Commands,
+} from './commands.js';
+import { readMessage } from './messages.js';
+import { ReportQueue, flushDelay } from './reports.js';
+import { LEASE_BACKOFF_MIN, RedisSession, newEntry, type NameEntry, type SessionHost } from './session.js';
 
 /** Events of a {@link RedisStore}. */
 export interface RedisStoreEvents {
@@ -27,23 +42,13 @@ export interface RedisStoreEvents {
   ready: Record<string, never>;
 }
 
-type Commands = {
-  breakerPublish(...args: (string | number)[]): Promise<number>;
-  breakerReport(...args: (string | number)[]): Promise<[number, number, number, number]>;
-  breakerProbe(...args: (string | number)[]): Promise<number>;
-};
-
-type Client = (Redis | Cluster) & Commands;
-
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
-const DEFAULT_WINDOW = 60_000;
-const DEFAULT_BUCKETS = 10;
 /** First and last wait before a failed publication is sent again; it doubles in between. */
 const RETRY_MIN = 100;
 const RETRY_MAX = 2_000;
-/** A message longer than this is no state of ours; it is refused unread. */
-const MAX_MESSAGE_BYTES = 16_384;
+/** Replicas publish the half-open that their open timer brings within this spread; the first one is enough. */
+const HALF_OPEN_SPREAD_MS = 200;
 
 /**
  * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
@@ -77,6 +82,13 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   readonly #unsent = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay = RETRY_MIN;
+  readonly #reports = new ReportQueue<NameEntry>(
+    () => this.#names.entries(),
+    (due) => this.#sendReports(due),
+  );
+  /** This store's id among the replicas that report failures to a quorum. */
+  readonly #reporterId = randomUUID();
+  readonly #halfOpenTimers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -121,7 +133,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   connect(name: string, replica: StoreReplica): StoreSession {
     let entry = this.#names.get(name);
     if (entry === undefined) {
-      entry = { replicas: new Set(), lastLocal: undefined, active: false };
+      entry = newEntry();
       this.#names.set(name, entry);
     }
     entry.replicas.add(replica);
@@ -132,9 +144,13 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** Quits the connections this store made (not a `client` you gave it, beyond its duplicate). */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.connected) this.#reports.flushNow();
     this.#closed = true;
+    this.#reports.close();
     clearTimeout(this.#reconcileTimer);
     clearTimeout(this.#retryTimer);
+    for (const timer of this.#halfOpenTimers) clearTimeout(timer);
+    this.#halfOpenTimers.clear();
     this.#names.clear();
     for (const detach of this.#detach.splice(0)) detach();
     await Promise.all([quit(this.#subscriber), this.#owned ? quit(this.#client) : undefined]);
@@ -146,7 +162,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   }
 
   /** @internal The keys of one breaker, all in one Cluster slot. */
-  keys(name: string): { state: string; reporters: string; counts: string; probes: string } {
+  keys(name: string): BreakerKeys {
     const tag = `{${this.#prefix}:${name}}`;
     return {
       state: `${tag}:state`,
@@ -178,8 +194,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
       this.store.#publish(name, entry, state);
     }
 
-    report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {
-      this.store.#report(name, replica, batch);
+    report(entry: NameEntry, batch: OutcomeBatch): void {
+      this.store.#report(entry, batch);
     }
 
     leaseProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
@@ -203,21 +219,34 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     if (entry.lastLocal === undefined || state.round > entry.lastLocal.round) entry.lastLocal = state;
     if (state.state !== 'closed') entry.active = true;
     if (!this.connected) return;
-    const keys = this.keys(name);
+    if (state.state === 'half-open' && state.reason === 'timeout-elapsed') {
+      // Every replica's open timer ends at the same moment: each waits a random moment, and only
+      // those that have not heard another's half-open yet publish it.
+      const timer = setTimeout(() => {
+        this.#halfOpenTimers.delete(timer);
+        if (entry.remoteRound >= state.round || (entry.lastLocal?.round ?? 0) > state.round) return;
+        if (this.connected) this.#store(name, entry, state);
+      }, Math.random() * HALF_OPEN_SPREAD_MS);
+      timer.unref();
+      this.#halfOpenTimers.add(timer);
+      return;
+    }
+    // A quorum counts the replicas that reported failures: this replica's go first.
+    if (state.state === 'open' && this.#quorum > 1 && entry.pending !== undefined) {
+      this.#reports.flushNow([name, entry]);
+    }
+    this.#store(name, entry, state);
+  }
+
+  #store(name: string, entry: NameEntry, state: SharedState): void {
     this.#client
       .breakerPublish(
-        keys.state,
-        keys.reporters,
-        keys.counts,
-        keys.probes,
-        JSON.stringify(state),
-        state.round,
-        state.state,
-        state.reason,
-        this.#quorum,
-        windowOf(entry),
-        this.#keyTtl,
-        this.#channel,
+        ...publishArgs(this.keys(name), state, {
+          quorum: this.#quorum,
+          window: windowOf(entry),
+          keyTtl: this.#keyTtl,
+          channel: this.#channel,
+        }),
       )
       .then(
         () => {
@@ -245,35 +274,49 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     this.#retryTimer.unref();
   }
 
-  #report(name: string, replica: StoreReplica, batch: OutcomeBatch): void {
+  #report(entry: NameEntry, batch: OutcomeBatch): void {
+    const options = firstReplica(entry)?.options;
+    if (options === undefined) return;
+    this.#reports.add(entry, batch, (pending) => flushDelay(options, pending, entry.fleet, this.#quorum));
+  }
+
+  /** One round for every breaker due: a pipeline on one Redis; one command each on a Cluster, whose slots differ. */
+  #sendReports(due: [string, NameEntry][]): void {
     if (!this.connected) return;
-    const o = replica.options;
-    const window = o.window?.type === 'time' ? o.window : undefined;
-    const duration = window?.duration ?? DEFAULT_WINDOW;
-    const buckets = window?.buckets ?? DEFAULT_BUCKETS;
-    const keys = this.keys(name);
-    this.#client
-      .breakerReport(
-        keys.counts,
-        keys.reporters,
-        keys.state,
-        keys.probes,
-        batch.calls,
-        batch.failures,
-        batch.slow,
-        replica.id,
-        Math.max(1, Math.floor(duration / buckets)),
-        buckets,
-        this.#keyTtl,
-        this.#channel,
-        name,
-        o.minimumCalls,
-        o.failureRateThreshold ?? -1,
-        o.slowCallRateThreshold ?? -1,
-        this.#quorum,
-        o.timeout,
-      )
-      .catch((error: unknown) => this.#fail(error));
+    const pipeline = this.#client instanceof Cluster ? undefined : this.#client.pipeline();
+    const target = (pipeline ?? this.#client) as unknown as Commands;
+    const sentFor: NameEntry[] = [];
+    for (const [name, entry] of due) {
+      const options = firstReplica(entry)?.options;
+      const batch = entry.pending;
+      if (options === undefined || batch === undefined) continue;
+      const sent = target.breakerReport(
+        ...reportArgs(this.keys(name), name, batch, options, {
+          reporter: this.#reporterId,
+          quorum: this.#quorum,
+          keyTtl: this.#keyTtl,
+          channel: this.#channel,
+        }),
+      );
+      sentFor.push(entry);
+      if (pipeline === undefined) {
+        sent.then(
+          (totals) => (entry.fleet = fleetTotals(totals)),
+          (error: unknown) => this.#fail(error),
+        );
+      }
+    }
+    if (pipeline === undefined) return;
+    pipeline.exec().then(
+      (results) => {
+        sentFor.forEach((entry, index) => {
+          const [error, totals] = results?.[index] ?? [];
+          if (error) this.#fail(error);
+          else entry.fleet = fleetTotals(totals);
+        });
+      },
+      (error: unknown) => this.#fail(error),
+    );
   }
 
   /** Asks for a fleet permit; rejects if Redis fails or does not answer within `commandTimeout`. */
@@ -292,6 +335,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   #leave(name: string, replica: StoreReplica): void {
     const entry = this.#names.get(name);
     if (entry === undefined) return;
+    // The last breaker of a name leaving takes its counts with it: they go now.
+    if (entry.replicas.size === 1 && entry.replicas.has(replica)) this.#reports.flushNow([name, entry]);
     entry.replicas.delete(replica);
     if (entry.replicas.size === 0) this.#names.delete(name);
   }
@@ -361,23 +406,20 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** Hands a state from Redis to the breakers of its name, once it has passed every check. */
   #deliver(message: string, expected?: string): void {
     try {
-      if (message.length > MAX_MESSAGE_BYTES)
-        return this.#refuse(`a message of ${message.length} characters`);
-      let value: unknown;
-      try {
-        value = JSON.parse(message);
-      } catch {
-        return this.#refuse('a message that is not JSON');
-      }
-      const name = (value as { name?: unknown } | null)?.name;
-      if (typeof name !== 'string') return this.#refuse('a message without a breaker name');
-      if (expected !== undefined && name !== expected)
-        return this.#refuse(`a stored state of "${name}" under "${expected}"`);
+      const read = readMessage(message, expected);
+      if (typeof read === 'string') return this.#refuse(read);
+      const { name, value } = read;
       const entry = this.#names.get(name);
       if (entry === undefined) return;
       const state = parseSharedState(value);
       if (typeof state === 'string') return this.#refuse(`a state of "${name}" where ${state}`, entry);
       if (state.state !== 'closed') entry.active = true;
+      if (state.round > entry.remoteRound) {
+        entry.remoteRound = state.round;
+        // A new round: its trial permits are free to ask for at once.
+        entry.leaseAfter = 0;
+        entry.leaseBackoff = LEASE_BACKOFF_MIN;
+      }
       for (const replica of entry.replicas) replica.applyRemote(state);
     } catch (error) {
       this.#fail(error);
@@ -400,28 +442,4 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
       for (const replica of entry.replicas) replica.reportError(safe);
     }
   }
-}
-
-/** The span of the shared window, from the options of this name's breakers. */
-function windowOf(entry: NameEntry): number {
-  const replica = entry.replicas.values().next().value as StoreReplica | undefined;
-  const window = replica?.options.window;
-  return window?.type === 'time' ? window.duration : DEFAULT_WINDOW;
-}
-
-/** Ends a connection: politely when it is up, at once when it is not (a QUIT would wait for a server that is gone). */
-async function quit(connection: Redis | Cluster): Promise<void> {
-  if (connection.status === 'ready') {
-    await connection.quit().catch(() => connection.disconnect());
-  } else {
-    connection.disconnect();
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -73,14 +73,17 @@ if not manual then
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[1], 'round', round, 'state', state)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('DEL', KEYS[4])
+-- Permits end with the half-open period that granted them; the half-open itself may be published
+-- after some were granted, and leaves them.
+if state ~= 'half-open' then redis.call('DEL', KEYS[4]) end
 if state == 'closed' then redis.call('DEL', KEYS[2], KEYS[3]) end
 redis.call('PUBLISH', ARGV[8], ARGV[1])
 return 1
 `;
 
 /**
- * Adds one replica's batch of outcomes to the shared time window and applies the fleet's rate rule.
+ * Adds one replica's batch of outcomes to the shared time window and applies the fleet's rate rule;
+ * the reporters hash is read and written only when a quorum above 1 needs it.
  * KEYS: counts, reporters, state, probes.
  * ARGV: calls, failures, slow, replica, sliceMs, buckets, ttlMs, channel, name, minimumCalls,
  *       failureRate (-1: off), slowRate (-1: off), quorum, openMs.
@@ -92,10 +95,12 @@ local buckets = tonumber(ARGV[6])
 local slice = math.floor(now / sliceMs)
 local failures = tonumber(ARGV[2])
 local slow = tonumber(ARGV[3])
+local quorum = tonumber(ARGV[13])
 redis.call('HINCRBY', KEYS[1], slice .. ':c', tonumber(ARGV[1]))
 if failures > 0 then
   redis.call('HINCRBY', KEYS[1], slice .. ':f', failures)
-  redis.call('HSET', KEYS[2], ARGV[4], now)
+  -- Which replicas saw failures matters only to a quorum.
+  if quorum > 1 then redis.call('HSET', KEYS[2], ARGV[4], now) end
 end
 if slow > 0 then redis.call('HINCRBY', KEYS[1], slice .. ':s', slow) end
 local totals = { c = 0, f = 0, s = 0 }
@@ -112,14 +117,17 @@ for i = 1, #all, 2 do
     totals[kind] = totals[kind] + count
   end
 end
-local count = reporters(KEYS[2], now, sliceMs * buckets)
+local count = 1
+if quorum > 1 then
+  count = reporters(KEYS[2], now, sliceMs * buckets)
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
 local storedRound, storedState = stored(KEYS[3])
 local minimumCalls = tonumber(ARGV[10])
 local failureRate = tonumber(ARGV[11])
 local slowRate = tonumber(ARGV[12])
-if (storedState == 'closed' or storedState == nil) and totals.c >= minimumCalls and count >= tonumber(ARGV[13]) then
+if (storedState == 'closed' or storedState == nil) and totals.c >= minimumCalls and count >= quorum then
   local reason = nil
   if failureRate >= 0 and totals.f * 100 >= failureRate * totals.c then reason = 'failure-rate'
   elseif slowRate >= 0 and totals.s * 100 >= slowRate * totals.c then reason = 'slow-call-rate' end
