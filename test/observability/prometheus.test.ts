@@ -217,6 +217,29 @@ describe('collectMetrics', () => {
     expect(valueOf(exposition, 'breaker_calls_total', { breaker: 'a', outcome: 'success' })).toBe(1);
   });
 
+  it('counts lookups a full registry sends to its overflow breaker, which has series like any breaker', async () => {
+    const { clock, registry, scrape } = setup({ maxSize: 1 });
+    registry.get('partner:a', undefined, 'partner').forceOpen();
+    for (const key of ['b', 'c', 'b']) await fail(registry.get(`partner:${key}`, undefined, 'partner'));
+    let exposition = await scrape();
+    const overflow = 'partner:__overflow__';
+    expect(exposition.types.get('breaker_overflow_total')).toBe('counter');
+    expect(valueOf(exposition, 'breaker_overflow_total', { breaker: overflow })).toBe(3);
+    expect(stateOf(exposition, overflow)).toEqual(['open']);
+    expect(valueOf(exposition, 'breaker_calls_total', { breaker: overflow, outcome: 'failure' })).toBe(2);
+    expect(valueOf(exposition, 'breaker_calls_total', { breaker: overflow, outcome: 'rejected' })).toBe(1);
+
+    // Once it has closed and names get breakers of their own again, it goes, and its series with it.
+    clock.advance(10_000);
+    await succeed(registry.peek(overflow)!);
+    registry.peek('partner:a')!.reset();
+    registry.get('partner:d', undefined, 'partner');
+    exposition = await scrape();
+    expect(registry.has(overflow)).toBe(false);
+    expect(select(exposition, 'breaker_overflow_total')).toEqual([]);
+    expect(exposition.samples.filter((s) => s.labels.breaker === overflow)).toEqual([]);
+  });
+
   it('stop() removes every listener and the metrics, and a new collection can start', async () => {
     const { registry, register, metrics, scrape } = setup();
     const api = registry.get('api');

@@ -240,6 +240,25 @@ describe('the undici interceptor', () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
+  it('with every keyed breaker open, new keys share an overflow breaker that still trips', async () => {
+    const failing = await partner(status(500));
+    const { dispatcher, interceptor } = agent(
+      {},
+      { name: 'partner', maxKeys: 2, failureThreshold: 1, key: (opts) => String(opts.path) },
+    );
+    for (const path of ['/a', '/b']) expect(await statusOf(`${failing.origin}${path}`, dispatcher)).toBe(500);
+    expect(await statusOf(`${failing.origin}/c`, dispatcher)).toBe(500);
+    const rejected = await statusOf(`${failing.origin}/d`, dispatcher);
+    expect(rejected).toBeInstanceOf(BreakerOpenError);
+    expect((rejected as BreakerOpenError).breaker).toBe('partner:__overflow__');
+    expect(failing.stats.requests).toBe(3);
+    expect(interceptor.registry.list().map((breaker) => breaker.name)).toEqual([
+      'partner:/a',
+      'partner:/b',
+      'partner:__overflow__',
+    ]);
+  });
+
   it('rejects bad options with a TypeError naming the option', () => {
     expect(() => circuitBreaker({ isFailure: 500 } as never)).toThrow(/option "isFailure"/);
     expect(() => circuitBreaker({ resetTimeout: 5 } as never)).toThrow(/Did you mean `timeout`/);

@@ -1,7 +1,8 @@
 import { CircuitBreaker } from './CircuitBreaker.js';
-import { Emitter } from './events.js';
+import { Emitter, type StateChangeEvent } from './events.js';
 import { InvalidOptionError } from './errors.js';
 import { resolveOptions, withName, type BreakerOptions, type ResolvedOptions } from './options.js';
+import type { BreakerState } from './state.js';
 import { describe } from './validation.js';
 
 /** Options of {@link BreakerRegistry}. */
@@ -10,7 +11,11 @@ export interface RegistryOptions {
   defaults?: Omit<BreakerOptions, 'name' | 'initialState'>;
   /** Options for particular names, laid over `defaults`. */
   overrides?: Record<string, Omit<BreakerOptions, 'name'>>;
-  /** Most breakers kept; the least recently used closed one goes first (default 1000). */
+  /**
+   * Most breakers kept; the least recently used closed one goes first, then the least recently used
+   * half-open one (default 1000). When every one held is open or forced-open, new names share an
+   * overflow breaker instead.
+   */
   maxSize?: number;
 }
 
@@ -20,14 +25,32 @@ export interface RegistryEvents {
   add: { breaker: CircuitBreaker };
   /** A breaker left the registry: evicted as least recently used, deleted, or disposed with the registry. */
   evict: { breaker: CircuitBreaker };
+  /**
+   * `name` was refused a breaker of its own, because the registry is full of breakers it cannot drop,
+   * and got the shared overflow `breaker` instead.
+   */
+  overflow: { name: string; breaker: CircuitBreaker };
 }
 
 export const DEFAULT_REGISTRY_MAX_SIZE = 1_000;
 const REGISTRY = Symbol.for('@breaker/core/registry');
+/** The last part of an overflow breaker's name: `group:__overflow__`, or `__overflow__` alone. */
+const OVERFLOW_KEY = '__overflow__';
+
+/** The name of the breaker that names of `group` share while the registry is full. */
+function overflowName(group: string | undefined): string {
+  return group === undefined ? OVERFLOW_KEY : `${group}:${OVERFLOW_KEY}`;
+}
 
 /**
  * Named breakers, created on first use from shared defaults. Pass one registry around to share
  * breakers between routes, metrics and the dashboard; there is no global one.
+ *
+ * At most `maxSize` breakers are kept, the least recently used closed (or disabled) one going first, and
+ * a half-open one when none is closed (its open time is over: it would let a trial through anyway). An
+ * open or forced-open breaker is never dropped, since that would let traffic through to a failing
+ * upstream; when every breaker held is one of those, a new name shares its group's overflow breaker
+ * (one per group, on top of `maxSize`) until a held breaker turns half-open or closed and makes room.
  */
 export class BreakerRegistry extends Emitter<RegistryEvents> {
   static {
@@ -44,9 +67,21 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   readonly maxSize: number;
   readonly #defaults: RegistryOptions['defaults'];
   readonly #overrides: NonNullable<RegistryOptions['overrides']>;
+  /** Every breaker held, overflow ones included, least recently used first. */
   readonly #breakers = new Map<string, CircuitBreaker>();
-  /** The most recently used name, last in `#breakers`. */
+  /** The overflow breakers among `#breakers`, by name; they do not count against `maxSize`. */
+  readonly #overflow = new Map<string, CircuitBreaker>();
+  /** The most recently used name of a breaker of its own, last in `#breakers` but for overflow breakers. */
   #newest: string | undefined;
+  /**
+   * Set while every breaker counted against `maxSize` is one the registry cannot drop. Meanwhile each
+   * of them is watched, so that new names are sent to the overflow breaker without a scan, and the
+   * first one that can be dropped again ends the watch.
+   */
+  #full = false;
+  readonly #onHeldChange = ({ to }: StateChangeEvent): void => {
+    if (isDroppable(to)) this.#unwatch();
+  };
   readonly #resolved = new WeakMap<object, ResolvedOptions>();
   /** Stands for "no call options" as a key of `#resolved`. */
   readonly #shared = {};
@@ -79,9 +114,11 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
 
   /**
    * The breaker named `name`, made on first use from the defaults, the name's overrides and `options`;
-   * once it exists, `options` are not looked at again.
+   * once it exists, `options` are not looked at again. When the registry is full of breakers it cannot
+   * drop, returns the overflow breaker of `group` (the prefix of keyed names, such as a middleware's
+   * `name`), named `group:__overflow__`, and emits `overflow`.
    */
-  get(name: string, options?: Omit<BreakerOptions, 'name'>): CircuitBreaker {
+  get(name: string, options?: Omit<BreakerOptions, 'name'>, group?: string): CircuitBreaker {
     const breakers = this.#breakers;
     const existing = breakers.get(name);
     if (existing !== undefined) {
@@ -93,11 +130,14 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
       }
       return existing;
     }
+    // Make room first, so that listeners of `add` see the registry within its bound.
+    if (breakers.size - this.#overflow.size >= this.maxSize && (this.#full || !this.#evictOne())) {
+      return this.#overflowFor(name, options, group);
+    }
+    if (this.#overflow.size > 0) this.#dropIdleOverflow();
     const breaker = new CircuitBreaker(this.#optionsFor(name, options));
     breakers.set(name, breaker);
     this.#newest = name;
-    // Evict first, so that listeners of `add` see the registry within its bound.
-    if (breakers.size > this.maxSize) this.#evict();
     this.emit('add', { breaker });
     return breaker;
   }
@@ -116,13 +156,11 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   delete(name: string): boolean {
     const breaker = this.#breakers.get(name);
     if (breaker === undefined) return false;
-    this.#breakers.delete(name);
-    breaker.dispose();
-    this.emit('evict', { breaker });
+    this.#drop(name, breaker);
     return true;
   }
 
-  /** How many breakers are held. */
+  /** How many breakers are held: at most `maxSize`, plus the overflow breakers in use. */
   get size(): number {
     return this.#breakers.size;
   }
@@ -139,7 +177,9 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
   /** Disposes and forgets every breaker. */
   dispose(): void {
     const breakers = [...this.#breakers.values()];
+    this.#unwatch();
     this.#breakers.clear();
+    this.#overflow.clear();
     for (const breaker of breakers) {
       breaker.dispose();
       this.emit('evict', { breaker });
@@ -162,15 +202,73 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     return withName(resolved, name);
   }
 
-  #evict(): void {
+  /**
+   * Drops the least recently used closed breaker, or else the least recently used half-open one. When
+   * every breaker held is open or forced-open, returns false and watches them until one can be dropped.
+   */
+  #evictOne(): boolean {
+    for (const halfOpenToo of [false, true]) {
+      for (const [name, breaker] of this.#breakers) {
+        const state = breaker.state;
+        if (this.#overflow.has(name) || !isDroppable(state)) continue;
+        if (state === 'half-open' && !halfOpenToo) continue;
+        this.#drop(name, breaker);
+        return true;
+      }
+    }
+    this.#full = true;
     for (const [name, breaker] of this.#breakers) {
-      if (this.#breakers.size <= this.maxSize) return;
-      // An open breaker is protecting an upstream; forgetting it would let traffic through.
-      const state = breaker.state;
-      if (state === 'open' || state === 'half-open' || state === 'forced-open') continue;
-      this.#breakers.delete(name);
-      breaker.dispose();
-      this.emit('evict', { breaker });
+      if (!this.#overflow.has(name)) breaker.on('state-change', this.#onHeldChange);
+    }
+    return false;
+  }
+
+  #unwatch(): void {
+    if (!this.#full) return;
+    this.#full = false;
+    for (const breaker of this.#breakers.values()) breaker.off('state-change', this.#onHeldChange);
+  }
+
+  /** The shared breaker for names the full registry refuses, made on first need. */
+  #overflowFor(
+    name: string,
+    options: Omit<BreakerOptions, 'name'> | undefined,
+    group: string | undefined,
+  ): CircuitBreaker {
+    const shared = overflowName(group);
+    let breaker = this.#breakers.get(shared);
+    if (breaker === undefined) {
+      breaker = new CircuitBreaker(this.#optionsFor(shared, options));
+      this.#breakers.set(shared, breaker);
+      this.#overflow.set(shared, breaker);
+      this.emit('add', { breaker });
+    }
+    this.emit('overflow', { name, breaker });
+    return breaker;
+  }
+
+  /** Once names get breakers of their own again, overflow breakers that protect nothing go. */
+  #dropIdleOverflow(): void {
+    for (const [name, breaker] of this.#overflow) {
+      if (isDroppable(breaker.state)) this.#drop(name, breaker);
     }
   }
+
+  #drop(name: string, breaker: CircuitBreaker): void {
+    this.#unwatch();
+    this.#breakers.delete(name);
+    this.#overflow.delete(name);
+    if (this.#newest === name) this.#newest = undefined;
+    breaker.dispose();
+    this.emit('evict', { breaker });
+  }
+}
+
+/**
+ * Whether dropping a breaker in `state` lets no more traffic through to its upstream than it would:
+ * not while it is open or forced open. A half-open breaker is ready for trial calls, and an attacker's
+ * keys that go half-open and are never called again must not keep the registry full.
+ */
+function isDroppable(state: BreakerState): boolean {
+  return state !== 'open' && state !== 'forced-open';
 }

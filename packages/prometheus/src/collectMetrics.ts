@@ -24,7 +24,8 @@ interface Tracked {
 
 /**
  * Registers prom-client metrics for every breaker of `registry`, those it holds now and those it makes
- * later, until `stop()`: state, calls by outcome, call durations, transitions and time until half-open.
+ * later, until `stop()`: state, calls by outcome, call durations, transitions, time until half-open, and
+ * lookups sent to an overflow breaker.
  */
 export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptions): BreakerMetrics {
   if (!(registry instanceof BreakerRegistry))
@@ -36,6 +37,7 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
     duration: `${prefix}call_duration_seconds`,
     transitions: `${prefix}transitions_total`,
     halfOpenIn: `${prefix}time_to_half_open_seconds`,
+    overflow: `${prefix}overflow_total`,
   };
   for (const name of Object.values(names)) {
     if (register.getSingleMetric(name) !== undefined) {
@@ -122,12 +124,20 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
       for (const [label, seconds] of perLabel) this.set({ breaker: label }, seconds);
     },
   });
+  const overflow = new Counter({
+    name: names.overflow,
+    help: 'Lookups of names a full registry refused a breaker of their own (all it held were open), by the overflow breaker that took them.',
+    labelNames: ['breaker'],
+    registers,
+    collect: sync,
+  });
   const metrics = [
     [names.state, state],
     [names.calls, calls],
     [names.duration, duration],
     [names.transitions, transitions],
     [names.halfOpenIn, halfOpenIn],
+    [names.overflow, overflow],
   ] as const;
   let overflowSeen = false;
 
@@ -147,8 +157,9 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
     return label;
   }
 
-  function track(breaker: CircuitBreaker): void {
-    if (tracked.has(breaker)) return;
+  function track(breaker: CircuitBreaker): Tracked {
+    const known = tracked.get(breaker);
+    if (known !== undefined) return known;
     const previous = byName.get(breaker.name);
     if (previous !== undefined) untrack(previous);
     const name = breaker.name;
@@ -170,6 +181,7 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
     ];
     tracked.set(breaker, entry);
     byName.set(name, breaker);
+    return entry;
   }
 
   function untrack(breaker: CircuitBreaker): void {
@@ -185,12 +197,18 @@ export function collectMetrics(registry: BreakerRegistry, options?: MetricsOptio
     for (const outcome of OUTCOMES) calls.remove({ breaker: label, outcome });
     for (const outcome of TIMED_OUTCOMES) duration.remove({ breaker: label, outcome });
     for (const to of STATES) transitions.remove({ breaker: label, to });
+    overflow.remove({ breaker: label });
+  }
+
+  function countOverflow(breaker: CircuitBreaker): void {
+    overflow.inc({ breaker: labelOf(track(breaker), breaker.name) });
   }
 
   for (const breaker of registry) track(breaker);
   const offRegistry = [
     registry.on('add', ({ breaker }) => track(breaker)),
     registry.on('evict', ({ breaker }) => untrack(breaker)),
+    registry.on('overflow', ({ breaker }) => countOverflow(breaker)),
   ];
 
   let stopped = false;

@@ -90,6 +90,8 @@ export function circuitBreaker(options: InterceptorOptions = {}): BreakerInterce
 interface Shared {
   readonly registry: BreakerRegistry;
   readonly breakerOptions: Omit<BreakerOptions, 'name'>;
+  /** The `name` option: keys refused by a full registry share the breaker `name:__overflow__`. */
+  readonly group: string | undefined;
   readonly isFailure: (status: number) => boolean;
   readonly clock: Clock;
 }
@@ -141,7 +143,7 @@ export function createInterceptor(
   resolveOptions({ ...breakerOptions, name: name ?? 'upstream' }, context, knownKeys);
   const registry = given ?? new BreakerRegistry({ maxSize: maxKeys ?? 1_000 });
   const clock = breakerOptions.clock ?? systemClock;
-  const shared: Shared = { registry, breakerOptions, isFailure, clock };
+  const shared: Shared = { registry, breakerOptions, group: name, isFailure, clock };
 
   const limit = policies.bulkhead;
   const retryOptions = policies.retry;
@@ -502,7 +504,8 @@ class Exchange {
     let breaker: CircuitBreaker;
     let admitted: CallPermit | Promise<CallPermit>;
     try {
-      breaker = this.#shared.registry.get(this.#name, this.#shared.breakerOptions);
+      const { registry, breakerOptions, group } = this.#shared;
+      breaker = registry.get(this.#name, breakerOptions, group);
       admitted = breaker.admit();
     } catch (error) {
       if (sync && !(error instanceof BreakerOpenError)) {

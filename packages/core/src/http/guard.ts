@@ -58,9 +58,12 @@ export class HttpGuard<Req> {
     return key === undefined ? name : `${name}:${String(key(request))}`;
   }
 
-  /** The breaker for this request. */
+  /**
+   * The breaker for this request: its own, or the shared `name:__overflow__` while the registry is full of
+   * breakers it cannot drop.
+   */
   breakerFor(request: Req): CircuitBreaker {
-    return this.options.registry.get(this.nameFor(request), this.options.breakerOptions);
+    return this.#breaker(this.nameFor(request));
   }
 
   /**
@@ -91,11 +94,16 @@ export class HttpGuard<Req> {
     );
   }
 
+  #breaker(name: string): CircuitBreaker {
+    const { registry, breakerOptions, name: group } = this.options;
+    return registry.get(name, breakerOptions, group);
+  }
+
   #admit(name: string, res: ServerResponse, release: ReleaseSlot | undefined): Entry | Promise<Entry> {
     let admitted: CallPermit | Promise<CallPermit>;
     let breaker: CircuitBreaker;
     try {
-      breaker = this.options.registry.get(name, this.options.breakerOptions);
+      breaker = this.#breaker(name);
       admitted = breaker.admit();
     } catch (error) {
       release?.();
