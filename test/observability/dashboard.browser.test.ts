@@ -35,6 +35,9 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
   let context: BrowserContext;
   let profile: string;
   const registry = new BreakerRegistry();
+  // A full registry of keyed breakers, on its own dashboard.
+  const many = new BreakerRegistry({ maxSize: 10_000, defaults: { failureThreshold: 2 } });
+  const tenant = (i: number) => `tenant-${String(i).padStart(5, '0')}`;
   const handlers: DashboardHandler[] = [];
   let partnerUp = true;
   const problems: string[] = [];
@@ -58,7 +61,10 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
       registry,
       admin: { authorize: (req) => (req.headers.cookie ?? '').split('; ').includes(ADMIN_COOKIE) },
     });
-    handlers.push(viewer, admin);
+    for (let i = 0; i < 10_000; i++) many.get(tenant(i));
+    const crowded = dashboard({ registry: many });
+    handlers.push(viewer, admin, crowded);
+    app.use('/many/breakers', crowded);
     app.use('/breakers', viewer);
     app.use('/admin/breakers', admin);
     server = http.createServer(app);
@@ -140,7 +146,7 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     );
 
     // Without `admin`, no button and no column for them.
-    expect(await page.locator('button').count()).toBe(0);
+    expect(await page.locator('#rows button').count()).toBe(0);
     expect(await page.locator('thead th').allTextContents()).not.toContain('Actions');
     await page.close();
   }, 30_000);
@@ -190,6 +196,60 @@ describe.skipIf(skip)('the dashboard in Chromium', () => {
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
+    await page.close();
+  }, 30_000);
+
+  it('shows 10,000 breakers a hundred at a time, open first, and finds one by search', async () => {
+    const down = () => Promise.reject(new Error('down'));
+    for (const i of [7_777, 7_778]) {
+      for (let n = 0; n < 2; n++)
+        await many
+          .get(tenant(i))
+          .fire(down)
+          .catch(() => {});
+    }
+    many.get(tenant(42)).forceOpen();
+    const { page } = await openPage('/many/breakers/');
+    const names = () => page.locator('#rows th.name').allTextContents();
+    await expect
+      .poll(() => page.locator('#summary').textContent(), { timeout: 10_000 })
+      .toBe('10,000 breakers: 2 open, 1 forced-open, 9,997 closed');
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 10_000 }).toMatch(/^Live(,|$)/);
+    expect(await page.locator('#status').textContent()).not.toContain('loading');
+    // By state, open first: the open ones, the forced-open one, then the closed ones by name.
+    expect((await names()).slice(0, 4)).toEqual([tenant(7_777), tenant(7_778), tenant(42), tenant(0)]);
+    expect(await page.locator('#rows tr').count()).toBe(100);
+    expect(await page.locator('#shown').textContent()).toBe('Showing 100 of 10,000');
+
+    // A breaker that opens now moves to the top, between those already open.
+    for (let n = 0; n < 2; n++)
+      await many
+        .get(tenant(5_000))
+        .fire(down)
+        .catch(() => {});
+    await expect.poll(async () => (await names())[0], { timeout: 5_000 }).toBe(tenant(5_000));
+    expect(await stateOn(page, tenant(5_000))).toBe('open');
+    expect(await page.locator('#summary').textContent()).toBe(
+      '10,000 breakers: 3 open, 1 forced-open, 9,996 closed',
+    );
+
+    await page.locator('#more').click();
+    await expect.poll(() => page.locator('#rows tr').count()).toBe(200);
+
+    await page.locator('#search').fill('TENANT-0999');
+    await expect.poll(() => page.locator('#rows tr').count()).toBe(10);
+    expect(await names()).toEqual(Array.from({ length: 10 }, (_, i) => tenant(9_990 + i)));
+    expect(await page.locator('#shown').textContent()).toBe('Showing 10 of 10 matching “TENANT-0999”');
+    expect(await page.locator('#more').isHidden()).toBe(true);
+    await page.locator('#search').fill('no such breaker');
+    await expect.poll(() => page.locator('#rows tr').count()).toBe(0);
+    expect(await page.locator('#empty').textContent()).toBe('No breaker matches the search.');
+
+    await page.locator('#search').fill('');
+    await page.locator('#sort').selectOption('name');
+    await expect.poll(async () => (await names()).slice(0, 3)).toEqual([tenant(0), tenant(1), tenant(2)]);
+    await page.locator('#sort').selectOption('state');
+    await expect.poll(async () => (await names())[0]).toBe(tenant(5_000));
     await page.close();
   }, 30_000);
 

@@ -1,285 +1,203 @@
-// The page's script. It runs in the browser, not in Node: the server sends `client.toString()` as
-// /app.js, so the function must not use anything from outside its own body. The few browser APIs it
-// uses are typed here, as the package compiles without the DOM library.
+// The page's script. It runs in the browser, not in Node: the server sends the source text of `client`,
+// `rows` and `arrange` as /app.js, so none of them may use anything from outside its own body.
+import type { arrange as arrangeBreakers, SortKey } from './arrange.js';
+import type { BrowserWindow, Point, Summary, Transition } from './browser.js';
+import type { Row, rows as makeRows } from './rows.js';
 
-interface Node_ {
-  textContent: string | null;
-  className: string;
-  hidden: boolean;
-  title: string;
-  disabled: boolean;
-  readonly dataset: Record<string, string | undefined>;
-  readonly firstChild: Node_ | null;
-  readonly nextSibling: Node_ | null;
-  append(...nodes: (Node_ | string)[]): void;
-  replaceChildren(...nodes: (Node_ | string)[]): void;
-  insertBefore(node: Node_, before: Node_ | null): void;
-  setAttribute(name: string, value: string): void;
-  querySelector(selector: string): Node_ | null;
-  addEventListener(type: string, listener: () => void): void;
-  remove(): void;
+/** One breaker as the page knows it. */
+interface Entry extends Summary {
+  transitions: Transition[];
+  /** Calls per second, three counts a second, at `(second % historySeconds) * 3`; absent until a call. */
+  calls: Uint32Array | undefined;
+  /** The latest second `calls` has a slot for. */
+  latest: number;
+  /** Its table row, while it is on the page. */
+  row: Row | undefined;
+  /** Whether its row shows older data. */
+  stale: boolean;
 }
 
-interface Document_ {
-  readonly body: Node_;
-  getElementById(id: string): Node_ | null;
-  createElement(tag: string): Node_;
-  createElementNS(namespace: string, tag: string): Node_;
+interface Page {
+  second: number;
+  done: boolean;
+  breakers: (Summary & { transitions: Transition[]; history?: Point[] })[];
 }
 
-interface EventSource_ {
-  readonly readyState: number;
-  onopen: (() => void) | null;
-  onerror: (() => void) | null;
-  addEventListener(type: string, listener: (event: { data: string }) => void): void;
-}
-
-interface Response_ {
-  readonly ok: boolean;
-  readonly status: number;
-  readonly statusText: string;
-  json(): Promise<unknown>;
-}
-
-/** The part of `window` the page uses. */
-export interface BrowserWindow {
-  readonly document: Document_;
-  readonly EventSource: new (url: string) => EventSource_;
-  fetch(
-    url: string,
-    init: { method: string; credentials: string; headers: Record<string, string> },
-  ): Promise<Response_>;
-  encodeURIComponent(text: string): string;
-}
-
-type State = 'closed' | 'open' | 'half-open' | 'forced-open' | 'disabled';
-type Point = [number, number, number];
-
-interface View {
-  name: string;
-  state: State;
-  failureRate: number;
-  callsPerSecond: number;
-  halfOpenInMs: number | null;
-  trips: number;
-  transitions: { from: State; to: State; reason: string; at: number }[];
-}
-
-interface Row {
-  view: View;
-  history: Point[];
-  tr: Node_;
-  state: Node_;
-  rate: Node_;
-  calls: Node_;
-  halfOpen: Node_;
-  ok: Node_;
-  failed: Node_;
-  transitions: Node_;
-}
-
-/** Builds the table from the event stream: every name goes in as text, never as markup. */
-export function client(win: BrowserWindow): void {
+/** Fills the table from the event stream: a page of breakers at a time, found by search, in the chosen order. */
+export function client(win: BrowserWindow, arrange: typeof arrangeBreakers, rows: typeof makeRows): void {
   const doc = win.document;
-  const SVG = 'http://www.w3.org/2000/svg';
-  const WIDTH = 120;
-  const HEIGHT = 24;
-  const SHOWN_TRANSITIONS = 5;
-  const admin = doc.body.dataset.admin === 'true';
+  const STEP = 100;
+  const table = rows(win, doc.body.dataset.admin === 'true');
   const tbody = doc.getElementById('rows')!;
   const status = doc.getElementById('status')!;
   const summary = doc.getElementById('summary')!;
   const empty = doc.getElementById('empty')!;
-  const message = doc.getElementById('message')!;
-  const rows = new Map<string, Row>();
+  const shownText = doc.getElementById('shown')!;
+  const more = doc.getElementById('more')!;
+  const search = doc.getElementById('search')!;
+  const sort = doc.getElementById('sort')!;
+  const entries = new Map<string, Entry>();
   let historySeconds = 120;
   let second = 0;
+  let rendered = 0;
+  let query = '';
+  let order: SortKey = 'state';
+  let limit = STEP;
+  let shown: Entry[] = [];
+  let rearrange = true;
+  let scheduled = false;
+  let loading: { total: number; received: number } | undefined;
 
-  const element = (tag: string, className?: string, text?: string): Node_ => {
-    const node = doc.createElement(tag);
-    if (className !== undefined) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
+  const count = (n: number): string => n.toLocaleString('en-US');
+  const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+
+  const upsert = (view: Summary): Entry => {
+    const { name, state, failureRate, callsPerSecond, halfOpenInMs, trips } = view;
+    let entry = entries.get(name);
+    if (entry === undefined) {
+      entry = {
+        name,
+        state,
+        failureRate,
+        callsPerSecond,
+        halfOpenInMs,
+        trips,
+        transitions: [],
+        calls: undefined,
+        latest: 0,
+        row: undefined,
+        stale: true,
+      };
+      entries.set(name, entry);
+      rearrange = true;
+    } else if (
+      entry.state !== state ||
+      (order === 'failure-rate' && entry.failureRate !== failureRate) ||
+      (order === 'calls' && entry.callsPerSecond !== callsPerSecond)
+    ) {
+      rearrange = true;
+    }
+    Object.assign(entry, { state, failureRate, callsPerSecond, halfOpenInMs, trips });
+    entry.stale = true;
+    return entry;
   };
-  const time = (at: number): string => new Date(at).toLocaleTimeString();
-  const seconds = (ms: number): string =>
-    ms < 10_000 ? `${(ms / 1_000).toFixed(1)} s` : `${Math.ceil(ms / 1_000)} s`;
 
-  const act = (name: string, action: string, button: Node_): void => {
-    button.disabled = true;
-    const url = `api/breakers/${win.encodeURIComponent(name)}/${action}`;
-    win
-      .fetch(url, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(async (res) => {
-        message.hidden = false;
-        if (res.ok) {
-          message.textContent = `${action === 'reset' ? 'Reset' : 'Forced open'}: ${name}`;
-          message.className = 'message';
-          return;
-        }
-        const body = (await res.json().catch(() => ({}))) as { error?: unknown };
-        const reason = typeof body.error === 'string' ? body.error : res.statusText;
-        message.textContent = `Could not ${action === 'reset' ? 'reset' : 'force open'} ${name}: ${res.status} ${reason}`;
-        message.className = 'message error';
-      })
-      .catch(() => {
-        message.hidden = false;
-        message.textContent = `Could not reach the server to ${action} ${name}`;
-        message.className = 'message error';
-      })
-      .finally(() => {
-        button.disabled = false;
-      });
-  };
-
-  const makeRow = (view: View): Row => {
-    const tr = element('tr');
-    tr.dataset.breaker = view.name;
-    const name = element('th', 'name', view.name);
-    name.setAttribute('scope', 'row');
-    const state = element('span', 'badge');
-    const rate = element('td', 'num');
-    const calls = element('td', 'num');
-    const halfOpen = element('td', 'num');
-    const svg = doc.createElementNS(SVG, 'svg');
-    svg.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
-    svg.setAttribute('preserveAspectRatio', 'none');
-    svg.setAttribute('role', 'img');
-    const axis = doc.createElementNS(SVG, 'line');
-    axis.setAttribute('class', 'axis');
-    axis.setAttribute('x1', '0');
-    axis.setAttribute('x2', String(WIDTH));
-    axis.setAttribute('y1', String(HEIGHT - 0.5));
-    axis.setAttribute('y2', String(HEIGHT - 0.5));
-    const ok = doc.createElementNS(SVG, 'path');
-    ok.setAttribute('class', 'ok');
-    const failed = doc.createElementNS(SVG, 'path');
-    failed.setAttribute('class', 'failed');
-    svg.append(axis, ok, failed);
-    const spark = element('td', 'spark');
-    spark.append(svg);
-    const stateCell = element('td', 'state');
-    stateCell.append(state);
-    const transitions = element('ol', 'transitions');
-    const transitionsCell = element('td');
-    transitionsCell.append(transitions);
-    tr.append(name, stateCell, rate, calls, halfOpen, spark, transitionsCell);
-    if (admin) {
-      const actions = element('td', 'actions');
-      for (const [action, label] of [
-        ['force-open', 'Force open'],
-        ['reset', 'Reset'],
-      ] as const) {
-        const button = element('button', action, label);
-        button.setAttribute('type', 'button');
-        button.addEventListener('click', () => act(view.name, action, button));
-        actions.append(button);
+  // Same ring as the server's: a slot per second, cleared as newer seconds come.
+  const record = (entry: Entry, at: number, point: Point): void => {
+    const calls = (entry.calls ??= new Uint32Array(historySeconds * 3));
+    if (at > entry.latest) {
+      for (let s = Math.max(entry.latest + 1, at - historySeconds + 1); s <= at; s++) {
+        calls.fill(0, (s % historySeconds) * 3, (s % historySeconds) * 3 + 3);
       }
-      tr.append(actions);
+      entry.latest = at;
+    } else if (at <= entry.latest - historySeconds) return;
+    calls.set(point, (at % historySeconds) * 3);
+  };
+
+  const points = (entry: Entry): Point[] => {
+    const { calls, latest } = entry;
+    const list: Point[] = [];
+    for (let s = second - historySeconds + 1; s <= second; s++) {
+      const at = (s % historySeconds) * 3;
+      const known = calls !== undefined && s <= latest && s > latest - historySeconds;
+      list.push(known ? [calls[at]!, calls[at + 1]!, calls[at + 2]!] : [0, 0, 0]);
     }
-    // Keep rows in name order.
-    let before = tbody.firstChild;
-    while (before !== null && (before.dataset.breaker ?? '') < view.name) before = before.nextSibling;
-    tbody.insertBefore(tr, before);
-    const history: Point[] = [];
-    for (let i = 0; i < historySeconds; i++) history.push([0, 0, 0]);
-    return { view, history, tr, state, rate, calls, halfOpen, ok, failed, transitions };
+    return list;
   };
 
-  const render = (row: Row): void => {
-    const { view } = row;
-    row.tr.className = `state-${view.state}`;
-    row.state.textContent = view.state;
-    row.state.className = `badge ${view.state}`;
-    row.rate.textContent = `${view.failureRate.toFixed(1)} %`;
-    row.calls.textContent = String(view.callsPerSecond);
-    row.halfOpen.textContent =
-      view.halfOpenInMs !== null
-        ? seconds(view.halfOpenInMs)
-        : view.state === 'forced-open'
-          ? 'on reset'
-          : '–';
-    const items = view.transitions
-      .slice(-SHOWN_TRANSITIONS)
-      .reverse()
-      .map((t) => element('li', undefined, `${time(t.at)} ${t.from} → ${t.to} (${t.reason})`));
-    row.transitions.replaceChildren(...items);
-    row.transitions.title = view.transitions
-      .map((t) => `${time(t.at)} ${t.from} → ${t.to} (${t.reason})`)
-      .join('\n');
-    // One stacked bar a second: failed and rejected calls in red, the others above them in grey.
-    const max = Math.max(1, ...row.history.map((p) => p[0] + p[1] + p[2]));
-    const width = WIDTH / row.history.length;
-    const bars = (low: (p: Point) => number, high: (p: Point) => number): string =>
-      row.history
-        .map((p, i) => {
-          if (high(p) <= low(p)) return '';
-          const x = (i * width).toFixed(2);
-          const top = (HEIGHT - (high(p) * (HEIGHT - 1)) / max).toFixed(2);
-          const bottom = (HEIGHT - (low(p) * (HEIGHT - 1)) / max).toFixed(2);
-          return `M${x},${top}h${width.toFixed(2)}V${bottom}H${x}Z`;
-        })
-        .join('');
-    row.ok.setAttribute(
-      'd',
-      bars(
-        (p) => p[1] + p[2],
-        (p) => p[0] + p[1] + p[2],
-      ),
-    );
-    row.failed.setAttribute(
-      'd',
-      bars(
-        () => 0,
-        (p) => p[1] + p[2],
-      ),
-    );
-    const last = row.history[row.history.length - 1]!;
-    row.tr
-      .querySelector('svg')!
-      .setAttribute(
-        'aria-label',
-        `Calls in the last ${historySeconds} s; last second: ${last[0]} ok, ${last[1]} failed, ${last[2]} rejected`,
-      );
-  };
-
-  const renderSummary = (): void => {
-    const byState = new Map<string, number>();
-    for (const row of rows.values()) byState.set(row.view.state, (byState.get(row.view.state) ?? 0) + 1);
-    const parts = [...byState].map(([state, n]) => `${n} ${state}`);
-    summary.textContent = `${rows.size} breaker${rows.size === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
-    empty.hidden = rows.size > 0;
-  };
-
-  const upsert = (view: View): Row => {
-    let row = rows.get(view.name);
-    if (row === undefined) {
-      row = makeRow(view);
-      rows.set(view.name, row);
-    }
-    row.view = view;
-    return row;
-  };
-
-  // Moves every row's history on to `next`, with zero calls for the seconds not heard of.
-  const advance = (next: number): void => {
-    const steps = Math.min(historySeconds, Math.max(0, next - second));
-    if (second !== 0) {
-      for (const row of rows.values()) {
-        for (let i = 0; i < steps; i++) {
-          row.history.shift();
-          row.history.push([0, 0, 0]);
+  const render = (): void => {
+    scheduled = false;
+    if (rearrange) {
+      rearrange = false;
+      const arranged = arrange(entries.values(), query, order, limit);
+      const kept = new Set(arranged.shown);
+      // Only the rows on the page exist: a breaker that leaves the shown list loses its row.
+      for (const entry of shown) if (!kept.has(entry)) entry.row = undefined;
+      shown = arranged.shown;
+      for (const entry of shown) {
+        if (entry.row === undefined) {
+          entry.row = table.make(entry.name);
+          entry.stale = true;
         }
       }
+      tbody.replaceChildren(...shown.map((entry) => entry.row!.tr));
+      const states = arranged.counts.map(([state, n]) => `${count(n)} ${state}`);
+      summary.textContent = `${plural(entries.size, 'breaker')}${states.length > 0 ? `: ${states.join(', ')}` : ''}`;
+      shownText.hidden = entries.size === 0;
+      shownText.textContent =
+        query.trim() === ''
+          ? `Showing ${count(shown.length)} of ${count(entries.size)}`
+          : `Showing ${count(shown.length)} of ${count(arranged.matching)} matching “${query.trim()}”`;
+      more.hidden = shown.length >= arranged.matching;
+      more.textContent = `Show ${count(Math.min(STEP, arranged.matching - shown.length))} more`;
+      empty.hidden = arranged.matching > 0;
+      empty.textContent =
+        entries.size === 0
+          ? 'No breaker yet: breakers appear here once the registry makes them.'
+          : 'No breaker matches the search.';
     }
-    second = Math.max(second, next);
+    const moved = rendered !== second;
+    rendered = second;
+    for (const entry of shown) {
+      if (!entry.stale && !(moved && entry.calls !== undefined)) continue;
+      entry.stale = false;
+      table.render(entry.row!, entry, entry.transitions, points(entry));
+    }
   };
+
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    win.requestAnimationFrame(render);
+  };
+
+  const loaded = (): void => {
+    status.className = 'status live';
+    status.textContent =
+      loading === undefined
+        ? 'Live'
+        : `Live, loading breakers: ${count(loading.received)} of ${count(loading.total)}`;
+  };
+
+  const take = (page: Page): void => {
+    second = Math.max(second, page.second);
+    for (const { history, transitions, ...view } of page.breakers) {
+      const entry = upsert(view);
+      entry.transitions = transitions;
+      entry.calls = undefined;
+      entry.latest = 0;
+      history?.forEach((point, i) => record(entry, page.second - history.length + 1 + i, point));
+    }
+    if (loading !== undefined) {
+      loading.received += page.breakers.length;
+      if (page.done) loading = undefined;
+    }
+    loaded();
+    schedule();
+  };
+
+  search.addEventListener('input', () => {
+    query = search.value;
+    limit = STEP;
+    rearrange = true;
+    schedule();
+  });
+  sort.addEventListener('change', () => {
+    order = sort.value as SortKey;
+    rearrange = true;
+    schedule();
+  });
+  more.addEventListener('click', () => {
+    limit += STEP;
+    rearrange = true;
+    schedule();
+  });
+  // A reloaded page may come back with the search and order the browser kept.
+  query = search.value;
+  order = (sort.value as SortKey) || 'state';
 
   const source = new win.EventSource('events');
-  source.onopen = () => {
-    status.textContent = 'Live';
-    status.className = 'status live';
-  };
+  source.onopen = loaded;
   source.onerror = () => {
     // 2 is EventSource.CLOSED: the server refused the stream (too many viewers, say) and the browser gives up.
     const closed = source.readyState === 2;
@@ -287,47 +205,43 @@ export function client(win: BrowserWindow): void {
     status.className = 'status down';
   };
   source.addEventListener('snapshot', (event) => {
-    const data = JSON.parse(event.data) as {
-      second: number;
-      historySeconds: number;
-      breakers: (View & { history: Point[] })[];
-    };
+    const data = JSON.parse(event.data) as Page & { historySeconds: number; total: number };
     historySeconds = data.historySeconds;
-    second = data.second;
-    for (const row of rows.values()) row.tr.remove();
-    rows.clear();
-    for (const { history, ...view } of data.breakers) {
-      const row = upsert(view);
-      row.history = history;
-      render(row);
-    }
-    renderSummary();
+    second = 0;
+    for (const entry of shown) entry.row = undefined;
+    shown = [];
+    entries.clear();
+    rearrange = true;
+    loading = { total: data.total, received: 0 };
+    take(data);
   });
+  source.addEventListener('snapshot-page', (event) => take(JSON.parse(event.data) as Page));
   source.addEventListener('update', (event) => {
     const data = JSON.parse(event.data) as {
       now: number;
       second: number;
-      breakers: (View & { point: Point })[];
+      breakers: (Summary & { point: Point })[];
     };
-    advance(data.second);
+    second = Math.max(second, data.second);
     for (const { point, ...view } of data.breakers) {
-      const row = upsert(view);
-      row.history[row.history.length - 1] = point;
+      const entry = upsert(view);
+      if (point[0] + point[1] + point[2] > 0 || entry.calls !== undefined) record(entry, data.second, point);
     }
-    for (const row of rows.values()) render(row);
-    renderSummary();
-    status.textContent = `Live, updated ${time(data.now)}`;
-    status.className = 'status live';
+    if (loading === undefined) {
+      status.textContent = `Live, updated ${new Date(data.now).toLocaleTimeString()}`;
+      status.className = 'status live';
+    }
+    schedule();
   });
   source.addEventListener('transition', (event) => {
-    const data = JSON.parse(event.data) as { breaker: View };
-    render(upsert(data.breaker));
-    renderSummary();
+    const data = JSON.parse(event.data) as { breaker: Summary & { transitions: Transition[] } };
+    const { transitions, ...view } = data.breaker;
+    upsert(view).transitions = transitions;
+    schedule();
   });
   source.addEventListener('remove', (event) => {
     const data = JSON.parse(event.data) as { name: string };
-    rows.get(data.name)?.tr.remove();
-    rows.delete(data.name);
-    renderSummary();
+    if (entries.delete(data.name)) rearrange = true;
+    schedule();
   });
 }

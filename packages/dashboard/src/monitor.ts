@@ -33,19 +33,25 @@ export interface BreakerView {
   transitions: TransitionRecord[];
 }
 
+/** A breaker's view without its transitions, as `update` events carry it (transitions come in `transition` events). */
+export type BreakerSummary = Omit<BreakerView, 'transitions'>;
+
+/** One breaker in the stream's snapshot: its view and, when it had calls in the window, its history. */
+export type SnapshotEntry = BreakerView & { history?: HistoryPoint[] };
+
 const OK = 0;
 const FAILED = 1;
 const REJECTED = 2;
 
 /** One breaker being watched: its listeners, its recent transitions and its per-second history. */
-class Watched {
+export class Watched {
   readonly transitions: TransitionRecord[] = [];
   /** `HISTORY_SECONDS` points of three counts, by second modulo `HISTORY_SECONDS`; made on the first call. */
   history: Uint32Array | undefined;
   /** The latest second `history` has a slot for. */
   second = 0;
   unsubscribe: (() => void)[] = [];
-  /** The view last sent in an update, serialised, to send only what changed. */
+  /** The summary last sent in an update, as a key, to send only what changed. */
   sent = '';
 
   constructor(readonly breaker: CircuitBreaker) {}
@@ -64,6 +70,19 @@ class Watched {
     }
     const at = (second % HISTORY_SECONDS) * 3;
     return [history[at]!, history[at + FAILED]!, history[at + REJECTED]!];
+  }
+
+  /** The points of the `HISTORY_SECONDS` seconds up to `second`, oldest first; `undefined` when none had a call. */
+  window(second: number): HistoryPoint[] | undefined {
+    if (this.history === undefined || this.second <= second - HISTORY_SECONDS) return undefined;
+    const points: HistoryPoint[] = [];
+    let calls = 0;
+    for (let s = second - HISTORY_SECONDS + 1; s <= second; s++) {
+      const point = this.point(s);
+      calls += point[OK] + point[FAILED] + point[REJECTED];
+      points.push(point);
+    }
+    return calls === 0 ? undefined : points;
   }
 
   #roll(second: number): void {
@@ -99,7 +118,12 @@ export class Monitor {
     this.#registry = registry;
     this.#clock = clock;
     this.#listener = listener;
-    for (const breaker of registry) this.#watch(breaker);
+    // No client has seen these yet: each gets them in its snapshot, so updates need only their changes.
+    // A breaker added later is new to every client, and goes into the next update.
+    for (const breaker of registry) {
+      const watched = this.#watch(breaker);
+      watched.sent = key(summary(watched, this.second() - 1));
+    }
     this.#offRegistry = [
       registry.on('add', ({ breaker }) => this.#watch(breaker)),
       registry.on('evict', ({ breaker }) => this.#unwatch(breaker)),
@@ -115,25 +139,47 @@ export class Monitor {
   snapshot(second: number): (BreakerView & { history: HistoryPoint[] })[] {
     this.#sync();
     return [...this.#watched.values()].map((watched) => {
-      const history: HistoryPoint[] = [];
-      for (let s = second - HISTORY_SECONDS + 1; s <= second; s++) history.push(watched.point(s));
+      const history =
+        watched.window(second) ?? Array.from({ length: HISTORY_SECONDS }, (): HistoryPoint => [0, 0, 0]);
       return { ...view(watched, second), history };
     });
   }
 
+  /** Every breaker watched now, those not closed first: the order in which the stream's snapshot pages list them. */
+  roster(): Watched[] {
+    this.#sync();
+    const first: Watched[] = [];
+    const closed: Watched[] = [];
+    for (const watched of this.#watched.values()) {
+      (watched.breaker.state === 'closed' ? closed : first).push(watched);
+    }
+    return first.concat(closed);
+  }
+
+  /** The snapshot entry of a breaker of the roster, up to `second`; `undefined` once it has left the registry. */
+  entry(watched: Watched, second: number): SnapshotEntry | undefined {
+    const { breaker } = watched;
+    if (this.#watched.get(breaker) !== watched || this.#registry.peek(breaker.name) !== breaker)
+      return undefined;
+    const entry: SnapshotEntry = view(watched, second);
+    const history = watched.window(second);
+    if (history !== undefined) entry.history = history;
+    return entry;
+  }
+
   /**
-   * The views that changed since the last call or had calls in `second`, each with that second's point;
+   * The summaries that changed since the last call or had calls in `second`, each with that second's point;
    * and the names of breakers that left without an event.
    */
-  changes(second: number): (BreakerView & { point: HistoryPoint })[] {
+  changes(second: number): (BreakerSummary & { point: HistoryPoint })[] {
     this.#sync();
-    const changed: (BreakerView & { point: HistoryPoint })[] = [];
+    const changed: (BreakerSummary & { point: HistoryPoint })[] = [];
     for (const watched of this.#watched.values()) {
-      const current = view(watched, second);
-      const serialised = JSON.stringify(current);
+      const current = summary(watched, second);
+      const sent = key(current);
       const point = watched.point(second);
-      if (serialised === watched.sent && point[OK] + point[FAILED] + point[REJECTED] === 0) continue;
-      watched.sent = serialised;
+      if (sent === watched.sent && point[OK] + point[FAILED] + point[REJECTED] === 0) continue;
+      watched.sent = sent;
       changed.push({ ...current, point });
     }
     return changed;
@@ -153,8 +199,9 @@ export class Monitor {
     this.#pending = undefined;
   }
 
-  #watch(breaker: CircuitBreaker): void {
-    if (this.#watched.has(breaker)) return;
+  #watch(breaker: CircuitBreaker): Watched {
+    const known = this.#watched.get(breaker);
+    if (known !== undefined) return known;
     const watched = new Watched(breaker);
     const count = (kind: number) => (): void => watched.count(kind, this.second());
     watched.unsubscribe = [
@@ -170,6 +217,7 @@ export class Monitor {
       }),
     ];
     this.#watched.set(breaker, watched);
+    return watched;
   }
 
   #unwatch(breaker: CircuitBreaker, announce = true): void {
@@ -208,16 +256,24 @@ export class Monitor {
 
 /** A breaker's view; calls per second are those of `second`, the last whole second. */
 function view(watched: Watched, second: number): BreakerView {
-  const { breaker } = watched;
-  const stats = breaker.stats();
+  return { ...summary(watched, second), transitions: [...watched.transitions] };
+}
+
+/** What an update compares to tell whether a breaker changed. */
+function key(summary: BreakerSummary): string {
+  return `${summary.state} ${summary.failureRate} ${summary.callsPerSecond} ${summary.halfOpenInMs} ${summary.trips}`;
+}
+
+/** A breaker's view without its transitions. */
+function summary(watched: Watched, second: number): BreakerSummary {
+  const stats = watched.breaker.stats();
   const point = watched.point(second);
   return {
-    name: breaker.name,
+    name: watched.breaker.name,
     state: stats.state,
     failureRate: Math.round(stats.failureRate * 10) / 10,
     callsPerSecond: point[OK] + point[FAILED] + point[REJECTED],
     halfOpenInMs: stats.state === 'open' ? stats.retryAfterMs : null,
     trips: stats.trips,
-    transitions: [...watched.transitions],
   };
 }

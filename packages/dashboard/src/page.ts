@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { arrange } from './arrange.js';
 import { client } from './client.js';
 import { HISTORY_SECONDS } from './monitor.js';
+import { rows } from './rows.js';
 
 const CSS = `
 :root { color-scheme: light dark; --fg: #1d2430; --muted: #5d6b7e; --line: #d9dee5; --bg: #ffffff; --head: #f4f6f9;
@@ -44,11 +46,18 @@ button { font: inherit; padding: 0.2rem 0.6rem; margin-right: 0.35rem; border-ra
   background: var(--head); color: var(--fg); cursor: pointer; }
 button.force-open { border-color: var(--open); }
 button:disabled { opacity: 0.5; cursor: wait; }
-#empty { color: var(--muted); }
+#empty, #shown { color: var(--muted); }
+.controls { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem; margin-bottom: 0.75rem; }
+.controls label { color: var(--muted); }
+input, select { font: inherit; padding: 0.25rem 0.5rem; border-radius: 5px; border: 1px solid var(--line);
+  background: var(--bg); color: var(--fg); }
+#search { min-width: 18rem; }
+.more { display: flex; align-items: baseline; gap: 1rem; margin-top: 0.75rem; }
+.more p { margin: 0; }
 `;
 
-/** The page's script, served as /app.js. */
-export const APP_JS = `'use strict';\n(${client.toString()})(window);\n`;
+/** The page's script, served as /app.js: `client`, given the helpers it calls, each by its source text. */
+export const APP_JS = `'use strict';\n(${client.toString()})(window, ${arrange.toString()}, ${rows.toString()});\n`;
 
 /** `Content-Security-Policy` of every answer: the script from /app.js only, the inline style by its hash. */
 export const CONTENT_SECURITY_POLICY = [
@@ -83,11 +92,16 @@ export function renderPage(admin: boolean): string {
 </header>
 <p id="message" class="message" role="alert" hidden></p>
 <main>
+<div class="controls">
+<input id="search" type="search" placeholder="Search by name" aria-label="Search breakers by name" autocomplete="off" spellcheck="false">
+<label>Sort by <select id="sort"><option value="state">State, open first</option><option value="name">Name</option><option value="failure-rate">Failure rate, highest first</option><option value="calls">Calls/s, busiest first</option></select></label>
+</div>
 <table>
 <thead><tr><th scope="col">Breaker</th><th scope="col">State</th><th scope="col" class="num">Failure rate</th><th scope="col" class="num">Calls/s</th><th scope="col" class="num">Half-open in</th><th scope="col">Last ${HISTORY_SECONDS / 60} minutes</th><th scope="col">Recent transitions</th>${admin ? '<th scope="col">Actions</th>' : ''}</tr></thead>
 <tbody id="rows"></tbody>
 </table>
 <p id="empty">No breaker yet: breakers appear here once the registry makes them.</p>
+<div class="more"><p id="shown" hidden></p><button id="more" type="button" hidden>Show more</button></div>
 </main>
 </body>
 </html>

@@ -1,20 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '@breaker/core';
-import { HISTORY_SECONDS, Monitor, type BreakerView } from './monitor.js';
+import type { BreakerView, Monitor } from './monitor.js';
+import { SnapshotPages } from './pages.js';
 import { SECURITY_HEADERS } from './respond.js';
-
-/** A client that reads slower than this many buffered bytes is dropped rather than buffered without end. */
-const MAX_BUFFERED = 1024 * 1024;
-/** How long a browser waits before reconnecting a dropped stream. */
-const RETRY_MS = 2_000;
+import { Viewer } from './viewer.js';
 
 /**
- * The Server-Sent Events streams of one dashboard: a snapshot on connect, a state change as it happens,
- * and an update every second (which is also the heartbeat). The one timer runs only while a client is
- * connected, and a client's listener goes when its connection closes.
+ * The Server-Sent Events streams of one dashboard: a snapshot in pages on connect, a state change as it
+ * happens, and an update every second (which is also the heartbeat). The one timer runs only while a
+ * client is connected, and a client's listeners go when its connection closes.
  */
 export class EventStreams {
-  readonly #clients = new Set<ServerResponse>();
+  readonly #viewers = new Map<ServerResponse, Viewer>();
   readonly #monitor: Monitor;
   readonly #clock: Clock;
   readonly #maxClients: number;
@@ -28,12 +25,12 @@ export class EventStreams {
 
   /** Open streams. */
   get size(): number {
-    return this.#clients.size;
+    return this.#viewers.size;
   }
 
   /** Whether another client may connect. */
   get full(): boolean {
-    return this.#clients.size >= this.#maxClients;
+    return this.#viewers.size >= this.#maxClients;
   }
 
   /** Starts a stream on `res`, beginning with a snapshot of every breaker. */
@@ -44,42 +41,36 @@ export class EventStreams {
       // Proxies such as nginx would otherwise hold events back in their buffer.
       'x-accel-buffering': 'no',
     });
-    const clients = this.#clients;
-    clients.add(res);
-    const onClose = (): void => {
-      clients.delete(res);
-      if (clients.size === 0) this.#stop();
-    };
-    res.once('close', onClose);
-    const second = this.#monitor.second() - 1;
-    res.write(`retry: ${RETRY_MS}\n\n`);
-    this.#send(
-      res,
-      message('snapshot', {
-        now: this.#clock.now(),
-        second,
-        historySeconds: HISTORY_SECONDS,
-        breakers: this.#monitor.snapshot(second),
-      }),
-    );
+    const viewers = this.#viewers;
+    const viewer = new Viewer(res, new SnapshotPages(this.#monitor, this.#clock));
+    viewers.set(res, viewer);
+    res.once('close', () => {
+      viewer.stop();
+      viewers.delete(res);
+      if (viewers.size === 0) this.#stop();
+    });
+    viewer.start();
     this.#start();
   }
 
   /** Sends a breaker's new state to every client. */
   transition(view: BreakerView): void {
-    if (this.#clients.size > 0)
+    if (this.#viewers.size > 0)
       this.#broadcast(message('transition', { now: this.#clock.now(), breaker: view }));
   }
 
   /** Tells every client that a breaker left the registry. */
   remove(name: string): void {
-    if (this.#clients.size > 0) this.#broadcast(message('remove', { name }));
+    if (this.#viewers.size > 0) this.#broadcast(message('remove', { name }));
   }
 
   /** Ends every stream and stops the timer. */
   close(): void {
-    for (const res of [...this.#clients]) res.end();
-    this.#clients.clear();
+    for (const [res, viewer] of [...this.#viewers]) {
+      viewer.stop();
+      res.end();
+    }
+    this.#viewers.clear();
     this.#stop();
   }
 
@@ -98,21 +89,16 @@ export class EventStreams {
 
   #tick(): void {
     this.#timer = undefined;
-    if (this.#clients.size === 0) return;
+    if (this.#viewers.size === 0) return;
     const second = this.#monitor.second() - 1;
     const breakers = this.#monitor.changes(second);
-    this.#broadcast(message('update', { now: this.#clock.now(), second, breakers }));
-    if (this.#clients.size > 0) this.#start();
+    const text = message('update', { now: this.#clock.now(), second, breakers });
+    for (const viewer of [...this.#viewers.values()]) viewer.tick(text);
+    if (this.#viewers.size > 0) this.#start();
   }
 
   #broadcast(text: string): void {
-    for (const res of [...this.#clients]) this.#send(res, text);
-  }
-
-  #send(res: ServerResponse, text: string): void {
-    if (res.destroyed || res.writableEnded) return;
-    res.write(text);
-    if (res.writableLength > MAX_BUFFERED) res.destroy();
+    for (const viewer of [...this.#viewers.values()]) viewer.send(text);
   }
 }
 
