@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '@breaker/core';
 import { RedisStore } from '@breaker/redis';
-import { Cleanup, fail, privateRedis, replica, sleep } from './fixtures.js';
+import { Cleanup, fail, privateRedis, replica, sleep, type Replica } from './fixtures.js';
 import { until } from './server.js';
 
 const cleanup = new Cleanup();
@@ -108,7 +108,7 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
   it("the open time ending on every replica at once: one replica's half-open is published, not every one's", async () => {
     const redis = await privateRedis(cleanup);
     const options = { failureThreshold: 1, timeout: 400 };
-    const replicas = [];
+    const replicas: Replica[] = [];
     for (let i = 0; i < 5; i++) replicas.push(await replica(cleanup, redis.url, 'together', options));
     await fail(replicas[0]!.breaker);
     await until(() => replicas.every((r) => r.breaker.state === 'open'));

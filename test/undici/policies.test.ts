@@ -526,7 +526,7 @@ describe('proxy bulkhead and retry', () => {
     expect(JSON.parse(rejected.body)).toMatchObject({
       type: 'urn:breaker:problem:bulkhead-full',
       status: 503,
-      bulkhead: upstream.origin,
+      bulkhead: 'upstream',
     });
     useFallback = true;
     const fallback = await call(`${url}/slow`);

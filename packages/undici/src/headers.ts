@@ -29,11 +29,42 @@ function hopByHop(headers: IncomingHttpHeaders | Record<string, string | string[
   return named;
 }
 
+/**
+ * Headers through which a client's address reaches the partner, which partners and their frameworks
+ * believe: a client could claim any address in them, so only a trusted proxy in front may pass them on.
+ */
+const CLIENT_ADDRESS = new Set([
+  'forwarded',
+  'x-forwarded',
+  'forwarded-for',
+  'x-real-ip',
+  'x-client-ip',
+  'client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'cf-connecting-ipv6',
+  'cf-pseudo-ipv4',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'x-envoy-external-address',
+  'x-appengine-user-ip',
+  'x-azure-clientip',
+  'akamai-client-ip',
+]);
+
+function isClientAddress(name: string): boolean {
+  return CLIENT_ADDRESS.has(name) || name.startsWith('x-forwarded-');
+}
+
 function isDropped(name: string, dropped: Set<string>): boolean {
   return dropped.has(name) || name.startsWith('proxy-');
 }
 
-/** Request headers for the partner: hop-by-hop ones dropped, `X-Forwarded-For/Proto/Host` set. */
+/**
+ * Request headers for the partner: hop-by-hop ones dropped, `X-Forwarded-For/Proto/Host` set, and the
+ * client's own forwarding and client-address headers dropped unless `trustProxy`.
+ */
 export function forwardedHeaders(
   req: IncomingMessage,
   target: URL,
@@ -43,8 +74,7 @@ export function forwardedHeaders(
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || isDropped(name, dropped)) continue;
-    // A client could claim any origin; only a trusted proxy in front may pass these on.
-    if (!trustProxy && (name === 'forwarded' || name.startsWith('x-forwarded-'))) continue;
+    if (!trustProxy && isClientAddress(name)) continue;
     headers[name] = value;
   }
   const client = req.socket.remoteAddress ?? '';
@@ -62,12 +92,22 @@ export function forwardedHeaders(
   return headers;
 }
 
-/** Response headers for the client: hop-by-hop ones dropped. */
-export function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+/**
+ * Response headers for the client: hop-by-hop ones dropped, and `Retry-After` as `retryAfter` rewrites it
+ * (dropped when it gives `undefined`).
+ */
+export function responseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  retryAfter: (value: string | string[]) => string | undefined,
+): OutgoingHttpHeaders {
   const dropped = hopByHop(headers);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !isDropped(name, dropped)) out[name] = value;
+    if (value === undefined || isDropped(name, dropped)) continue;
+    if (name === 'retry-after') {
+      const seconds = retryAfter(value);
+      if (seconds !== undefined) out[name] = seconds;
+    } else out[name] = value;
   }
   return out;
 }

@@ -1,28 +1,35 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
-import { CallTimeoutError, InvalidOptionError } from '@breaker/core';
+import { CallTimeoutError, InvalidOptionError, resolveOptions, systemClock } from '@breaker/core';
 import {
   ClientClosedError,
   Rejection,
   describeValue as describe,
   markBreakerAnswer,
-  parseRetryAfter,
-  retryAfterSeconds,
   type FallbackInfo,
   type HttpAnswer,
 } from '@breaker/core/http';
 import { createInterceptor, type BreakerInterceptor, type InterceptorOptions } from './interceptor.js';
+import { ProxyAnswers, badPath } from './answers.js';
 import { forwardedHeaders, responseHeaders } from './headers.js';
 import { upstreamPath } from './path.js';
+import { relay } from './relay.js';
 
 /** Options of {@link proxy}: where to send requests, and the breaker in front of it. */
 export interface ProxyOptions extends Omit<InterceptorOptions, 'key'> {
   /** The partner's base URL; every request goes under its path, whatever the client sends. */
   target: string | URL;
+  /**
+   * Prefix of the breaker's name (`name:origin` in events, metrics and the dashboard), and the only name
+   * clients see in the proxy's answers (default `upstream`): the partner's origin is never shown to them.
+   */
+  name?: string;
   /** The dispatcher to send through (default a new `Agent`); the breaker is composed onto it. */
   dispatcher?: Dispatcher;
-  /** Keep incoming `X-Forwarded-*` and append to them (only behind a proxy you trust); default false. */
+  /**
+   * Keep incoming `X-Forwarded-*`, `Forwarded` and client-IP headers (`X-Real-IP`, `True-Client-IP`...)
+   * and append to them (only behind a proxy you trust); default false, which drops them.
+   */
   trustProxy?: boolean;
   /**
    * Answers instead of the 503 problem while the breaker is open or the bulkhead is full (`info.reason`
@@ -39,10 +46,15 @@ export interface ProxyHandler {
 }
 
 const CONTEXT = 'proxy() from @breaker/undici';
+/** The longest a partner's status waits for the first chunk of its body. */
+const HEADER_HOLD_MS = 1_000;
+/** The name clients see when the proxy was given none. */
+const PUBLIC_NAME = 'upstream';
 
 /**
  * Streams each request to a fixed partner origin and the answer back, through a circuit breaker.
- * Hop-by-hop headers are dropped, `X-Forwarded-*` set, and the path kept under the target's.
+ * Hop-by-hop and unvouched client-IP headers are dropped, `X-Forwarded-*` set, and the path kept
+ * under the target's.
  */
 export function proxy(options: ProxyOptions): ProxyHandler {
   if (typeof options !== 'object' || options === null) {
@@ -59,6 +71,15 @@ export function proxy(options: ProxyOptions): ProxyHandler {
   if (typeof trustProxy !== 'boolean') throw invalid('trustProxy', 'true or false', trustProxy);
   if (fallback !== undefined && typeof fallback !== 'function')
     throw invalid('fallback', 'a function', fallback);
+  if ((breakerOptions as InterceptorOptions).key !== undefined) {
+    // Paths come from clients: a breaker per path would let them create breakers at will.
+    throw new InvalidOptionError(
+      'key',
+      `Unsupported ${CONTEXT} option "key": a proxy keeps one breaker for its target, so that request ` +
+        'paths, which clients choose, cannot create breakers. For a breaker per route, mount one proxy() ' +
+        'per route, each with its own `name`.',
+    );
+  }
   const interceptor = createInterceptor(breakerOptions, CONTEXT, [
     'target',
     'dispatcher',
@@ -71,16 +92,24 @@ export function proxy(options: ProxyOptions): ProxyHandler {
     'bulkhead',
     'retry',
   ]);
+  const { timeout, maxTimeout, callTimeout, clock = systemClock } = breakerOptions;
+  const { maxTimeout: longestOpen } = resolveOptions(
+    {
+      ...(timeout === undefined ? {} : { timeout }),
+      ...(maxTimeout === undefined ? {} : { maxTimeout }),
+    },
+    CONTEXT,
+  );
+  const answers = new ProxyAnswers(breakerOptions.name ?? PUBLIC_NAME, longestOpen);
   const guarded = (dispatcher ?? new Agent()).compose(interceptor);
 
-  const handler = async function proxyHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = upstreamPath(base.pathname, req.url ?? '/');
-    if (path === undefined) return send(res, badPath());
-    const controller = new AbortController();
-    const onClose = (): void => {
-      if (!res.writableFinished) controller.abort(new ClientClosedError());
-    };
-    res.once('close', onClose);
+  const forward = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    signal: AbortSignal,
+  ): Promise<void> => {
+    const started = clock.now();
     const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
     let upstream: Dispatcher.ResponseData;
     try {
@@ -91,27 +120,44 @@ export function proxy(options: ProxyOptions): ProxyHandler {
         headers: forwardedHeaders(req, base, trustProxy),
         // A request without a body sends none, so that it can be retried; a body is streamed, never replayed.
         body: hasBody(req, method) ? req : null,
-        signal: controller.signal,
+        signal,
       });
     } catch (error) {
-      res.off('close', onClose);
-      if (controller.signal.aborted && !(error instanceof CallTimeoutError)) return;
+      if (signal.aborted && !(error instanceof CallTimeoutError)) return;
       const rejection = Rejection.of(error);
-      if (rejection !== undefined) return answerRejection(req, res, rejection, fallback);
-      return send(res, upstreamFailure(error));
+      if (rejection !== undefined) return answerRejection(req, res, rejection, answers, fallback);
+      return send(res, answers.unavailable(error));
     }
-    if (upstream.statusCode >= 500) {
+    const { statusCode: status, headers, body } = upstream;
+    if (status >= 500) {
       // The partner's error text stays between the partner and the gateway.
-      res.off('close', onClose);
-      await upstream.body.dump().catch(() => {});
-      return send(res, partnerError(upstream));
+      await body.dump().catch(() => {});
+      return send(res, answers.partnerFailed(status, headers['retry-after'], clock.now()));
     }
-    res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+    const retryAfter = (value: string | string[] | undefined): string | undefined =>
+      answers.retryAfter(value, clock.now());
+    // The status waits for the body's first chunk, at most a second and no longer than the call's
+    // deadline allows; an event stream's status goes at once, as its first event may be long in coming.
+    const left = callTimeout === undefined ? HEADER_HOLD_MS : started + callTimeout - clock.now();
+    const stream = /^\s*text\/event-stream/i.test(String(headers['content-type'] ?? ''));
+    const holdMs = stream ? 0 : Math.max(0, Math.min(HEADER_HOLD_MS, left));
+    const early = await relay({ status, headers: responseHeaders(headers, retryAfter), body }, res, {
+      clock,
+      ms: holdMs,
+    });
+    if (early !== undefined && !signal.aborted) send(res, answers.unavailable(early.error));
+  };
+
+  const handler = async function proxyHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = upstreamPath(base.pathname, req.url ?? '/');
+    if (path === undefined) return send(res, badPath());
+    const controller = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort(new ClientClosedError());
+    };
+    res.once('close', onClose);
     try {
-      await pipeline(upstream.body, res);
-    } catch {
-      // The partner failed mid-body (the breaker counted it) or the client left: end the client's side.
-      res.destroy();
+      await forward(req, res, path, controller.signal);
     } finally {
       res.off('close', onClose);
     }
@@ -172,46 +218,16 @@ async function answerRejection(
   req: IncomingMessage,
   res: ServerResponse,
   rejection: Rejection,
+  answers: ProxyAnswers,
   fallback: ProxyOptions['fallback'],
 ): Promise<void> {
   markBreakerAnswer(res);
-  if (fallback === undefined) return send(res, rejection.answer());
+  if (fallback === undefined) return send(res, answers.rejected(rejection));
   try {
     await fallback(req, res, rejection.info());
   } catch {
-    send(res, rejection.answer());
+    send(res, answers.rejected(rejection));
   }
-}
-
-function upstreamFailure(error: unknown): HttpAnswer {
-  const timedOut = error instanceof CallTimeoutError;
-  const status = timedOut ? 504 : 502;
-  return problem(
-    status,
-    timedOut ? 'Upstream timed out' : 'Upstream unavailable',
-    timedOut
-      ? `The partner did not answer within ${error.timeoutMs} ms.`
-      : 'The partner could not be reached or failed before answering.',
-  );
-}
-
-function partnerError(upstream: Dispatcher.ResponseData): HttpAnswer {
-  const answer = problem(502, 'Upstream failed', `The partner answered ${upstream.statusCode}.`);
-  const retryAfterMs = parseRetryAfter(upstream.headers['retry-after'], Date.now());
-  if (retryAfterMs !== undefined) answer.headers['retry-after'] = String(retryAfterSeconds(retryAfterMs));
-  return answer;
-}
-
-function badPath(): HttpAnswer {
-  return problem(400, 'Bad request path', 'The request path is not allowed through this proxy.');
-}
-
-function problem(status: number, title: string, detail: string): HttpAnswer {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-    body: JSON.stringify({ type: 'about:blank', title, status, detail }),
-  };
 }
 
 function send(res: ServerResponse, answer: HttpAnswer): void {

@@ -25,23 +25,35 @@ export interface ProblemDetails {
   retryAfter?: number;
 }
 
+/**
+ * How an answer shows its breaker to the client: under another name (a gateway's breakers are often
+ * named after an internal address), and with `Retry-After` at most `maxRetryAfterMs`.
+ */
+export interface AnswerView {
+  /** The name the answer gives, in place of the breaker's or bulkhead's own. */
+  name?: string;
+  /** Longest wait the answer asks for, in milliseconds (default: no limit). */
+  maxRetryAfterMs?: number;
+}
+
 const PROBLEM_HEADERS = {
   'content-type': 'application/problem+json',
   'cache-control': 'no-store',
 };
 
 /** The `503` for a request a breaker turned away: names the breaker and its retry time, and nothing of the upstream. */
-export function openAnswer(error: BreakerOpenError): HttpAnswer {
-  const retryAfter = retryAfterSeconds(error.retryAfterMs);
+export function openAnswer(error: BreakerOpenError, view: AnswerView = {}): HttpAnswer {
+  const retryAfter = retryAfterSeconds(error.retryAfterMs, view.maxRetryAfterMs);
+  const breaker = view.name ?? error.breaker;
   const busy = rejectionReason(error) === 'half-open-busy';
   const problem: ProblemDetails = {
     type: busy ? 'urn:breaker:problem:half-open-busy' : 'urn:breaker:problem:circuit-open',
     title: busy ? 'Upstream is being probed' : 'Circuit breaker open',
     status: 503,
     detail: busy
-      ? `Circuit breaker "${error.breaker}" is testing whether its upstream has recovered; retry in ${retryAfter} s.`
-      : `Circuit breaker "${error.breaker}" is open because its upstream is failing; retry in ${retryAfter} s.`,
-    breaker: error.breaker,
+      ? `Circuit breaker "${breaker}" is testing whether its upstream has recovered; retry in ${retryAfter} s.`
+      : `Circuit breaker "${breaker}" is open because its upstream is failing; retry in ${retryAfter} s.`,
+    breaker,
     retryAfter,
   };
   return {
@@ -60,18 +72,19 @@ export function rejectionReason(error: BreakerOpenError): 'open' | 'half-open-bu
  * The `503` for a request a full bulkhead turned away: names the bulkhead (which takes its breaker's
  * name) and the estimated wait, and nothing of the upstream or of the limits.
  */
-export function bulkheadAnswer(error: BulkheadRejectedError): HttpAnswer {
-  const retryAfter = retryAfterSeconds(error.retryAfterMs);
+export function bulkheadAnswer(error: BulkheadRejectedError, view: AnswerView = {}): HttpAnswer {
+  const retryAfter = retryAfterSeconds(error.retryAfterMs, view.maxRetryAfterMs);
+  const bulkhead = view.name ?? error.bulkhead;
   const problem: ProblemDetails = {
     type: 'urn:breaker:problem:bulkhead-full',
     title: 'Too many concurrent requests',
     status: 503,
     detail:
       error.reason === 'queue-timeout'
-        ? `Requests through "${error.bulkhead}" are at their limit and this one waited too long for its turn; retry in ${retryAfter} s.`
-        : `Requests through "${error.bulkhead}" are at their limit and no more may wait; retry in ${retryAfter} s.`,
-    breaker: error.bulkhead,
-    bulkhead: error.bulkhead,
+        ? `Requests through "${bulkhead}" are at their limit and this one waited too long for its turn; retry in ${retryAfter} s.`
+        : `Requests through "${bulkhead}" are at their limit and no more may wait; retry in ${retryAfter} s.`,
+    breaker: bulkhead,
+    bulkhead,
     retryAfter,
   };
   return {
@@ -121,10 +134,10 @@ export class Rejection {
     };
   }
 
-  /** The `503` problem answer. */
-  answer(): HttpAnswer {
+  /** The `503` problem answer, shown as `view` says. */
+  answer(view?: AnswerView): HttpAnswer {
     const error = this.error;
-    return error instanceof BulkheadRejectedError ? bulkheadAnswer(error) : openAnswer(error);
+    return error instanceof BulkheadRejectedError ? bulkheadAnswer(error, view) : openAnswer(error, view);
   }
 
   /** The error dressed for `next(err)` or Koa's `throw`: see {@link toHttpError}. */

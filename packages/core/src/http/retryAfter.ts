@@ -1,6 +1,17 @@
-/** `Retry-After` in whole seconds for a wait in milliseconds: rounded up, and at least 1. */
-export function retryAfterSeconds(ms: number): number {
-  return Number.isFinite(ms) && ms > 1_000 ? Math.ceil(ms / 1_000) : 1;
+/**
+ * The largest delay a `Retry-After` carries: 2^31 seconds, the value RFC 9111 has recipients read any
+ * larger delta-seconds as. It also keeps the number printing as digits, which past 1e21 it would not.
+ */
+const MAX_DELAY_SECONDS = 2_147_483_648;
+
+/**
+ * `Retry-After` in whole seconds for a wait in milliseconds: at most `maxMs`, rounded up, and at least 1.
+ * Always a plain integer, so `String()` of it is a valid delay-seconds value.
+ */
+export function retryAfterSeconds(ms: number, maxMs = Number.POSITIVE_INFINITY): number {
+  const capped = Math.min(ms, maxMs);
+  if (!Number.isFinite(capped) || capped <= 1_000) return 1;
+  return Math.min(Math.ceil(capped / 1_000), MAX_DELAY_SECONDS);
 }
 
 /**
