@@ -31,6 +31,7 @@ import {
   type Commands,
 } from './commands.js';
 import { readMessage } from './messages.js';
+import { Publisher } from './publisher.js';
 import { ReportQueue, flushDelay } from './reports.js';
 import { LEASE_BACKOFF_MIN, RedisSession, newEntry, type NameEntry, type SessionHost } from './session.js';
 
@@ -44,11 +45,6 @@ export interface RedisStoreEvents {
 
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
-/** First and last wait before a failed publication is sent again; it doubles in between. */
-const RETRY_MIN = 100;
-const RETRY_MAX = 2_000;
-/** Replicas publish the half-open that their open timer brings within this spread; the first one is enough. */
-const HALF_OPEN_SPREAD_MS = 200;
 
 /**
  * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
@@ -78,17 +74,18 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** The server holds the subscription, as far as the last answer told. */
   #subscribed = false;
   #reconcileTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Names whose last publication failed (a Cluster failover, say), to publish again soon. */
-  readonly #unsent = new Set<string>();
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryDelay = RETRY_MIN;
+  readonly #publisher = new Publisher({
+    connected: () => this.connected,
+    store: (name, entry, state) => this.#store(name, entry, state),
+    resync: (name) => void this.#syncName(name),
+    fail: (error) => this.#fail(error),
+  });
   readonly #reports = new ReportQueue<NameEntry>(
     () => this.#names.entries(),
     (due) => this.#sendReports(due),
   );
   /** This store's id among the replicas that report failures to a quorum. */
   readonly #reporterId = randomUUID();
-  readonly #halfOpenTimers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -148,9 +145,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     this.#closed = true;
     this.#reports.close();
     clearTimeout(this.#reconcileTimer);
-    clearTimeout(this.#retryTimer);
-    for (const timer of this.#halfOpenTimers) clearTimeout(timer);
-    this.#halfOpenTimers.clear();
+    this.#publisher.close();
     this.#names.clear();
     for (const detach of this.#detach.splice(0)) detach();
     await Promise.all([quit(this.#subscriber), this.#owned ? quit(this.#client) : undefined]);
@@ -219,59 +214,22 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     if (entry.lastLocal === undefined || state.round > entry.lastLocal.round) entry.lastLocal = state;
     if (state.state !== 'closed') entry.active = true;
     if (!this.connected) return;
-    if (state.state === 'half-open' && state.reason === 'timeout-elapsed') {
-      // Every replica's open timer ends at the same moment: each waits a random moment, and only
-      // those that have not heard another's half-open yet publish it.
-      const timer = setTimeout(() => {
-        this.#halfOpenTimers.delete(timer);
-        if (entry.remoteRound >= state.round || (entry.lastLocal?.round ?? 0) > state.round) return;
-        if (this.connected) this.#store(name, entry, state);
-      }, Math.random() * HALF_OPEN_SPREAD_MS);
-      timer.unref();
-      this.#halfOpenTimers.add(timer);
-      return;
-    }
     // A quorum counts the replicas that reported failures: this replica's go first.
     if (state.state === 'open' && this.#quorum > 1 && entry.pending !== undefined) {
       this.#reports.flushNow([name, entry]);
     }
-    this.#store(name, entry, state);
+    this.#publisher.publish(name, entry, state);
   }
 
-  #store(name: string, entry: NameEntry, state: SharedState): void {
-    this.#client
-      .breakerPublish(
-        ...publishArgs(this.keys(name), state, {
-          quorum: this.#quorum,
-          window: windowOf(entry),
-          keyTtl: this.#keyTtl,
-          channel: this.#channel,
-        }),
-      )
-      .then(
-        () => {
-          this.#unsent.delete(name);
-          if (this.#unsent.size === 0) this.#retryDelay = RETRY_MIN;
-        },
-        (error: unknown) => {
-          this.#fail(error);
-          this.#unsent.add(name);
-          this.#scheduleRetry();
-        },
-      );
-  }
-
-  /** A state change that did not reach Redis goes again shortly, not only at the next reconciliation. */
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#closed) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      const names = [...this.#unsent];
-      this.#unsent.clear();
-      this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX);
-      for (const name of names) void this.#syncName(name);
-    }, this.#retryDelay);
-    this.#retryTimer.unref();
+  #store(name: string, entry: NameEntry, state: SharedState): Promise<unknown> {
+    return this.#client.breakerPublish(
+      ...publishArgs(this.keys(name), state, {
+        quorum: this.#quorum,
+        window: windowOf(entry),
+        keyTtl: this.#keyTtl,
+        channel: this.#channel,
+      }),
+    );
   }
 
   #report(entry: NameEntry, batch: OutcomeBatch): void {
