@@ -42,6 +42,8 @@ export default defineConfig({
           root: './test/soak',
           include: ['**/*.soak.test.ts'],
           testTimeout: 180_000,
+          // The fleet soak and the chaos run each load the machine on their own: one file at a time.
+          fileParallelism: false,
         },
       },
     ],
