@@ -1,5 +1,5 @@
-// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs and fleet.mjs, each in a process of its own and bounded in time, prints
-// their tables and writes them, with the machine and the versions measured, to RESULTS.md.
+// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
+// in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
@@ -15,6 +15,7 @@ const SCRIPTS = [
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'fleet.mjs', args: [], limitMs: 2 * 60_000 },
+  { file: 'redis-scale.mjs', args: [], limitMs: 6 * 60_000 },
 ];
 
 const LIBRARIES = [
