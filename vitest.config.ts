@@ -6,6 +6,8 @@ const packages = fileURLToPath(new URL('./packages/', import.meta.url));
 
 export default defineConfig({
   test: {
+    // The integration files mostly wait on servers, Redis and timers, not on the CPU.
+    maxWorkers: 3,
     projects: [
       {
         test: {
