@@ -11,12 +11,29 @@ export interface TestRedis {
   resume(): void;
 }
 
+/**
+ * Test files run side by side, and a test that restarts Redis on the same port must not find another
+ * file's server there: each vitest worker takes ports from a range of its own (10000 + 1000 per worker
+ * slot), below the kernel's ephemeral range that `listen(0)` draws from, and with room for a Cluster
+ * node's bus port (its port + 10000).
+ */
+const SLOT = Number(process.env.VITEST_POOL_ID ?? 0) % 10;
+let nextPort = 0;
+
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let tries = 0; tries < 1_000; tries++) {
+    const port = 10_000 + SLOT * 1_000 + (nextPort++ % 1_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free port in this worker's range");
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export async function startRedis(port?: number, extra: string[] = []): Promise<TestRedis> {
