@@ -374,6 +374,9 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
       if (state.state !== 'closed') entry.active = true;
       if (state.round > entry.remoteRound) {
         entry.remoteRound = state.round;
+        // The fleet's newer state supersedes what this replica published before it: that is not to be
+        // published again, after an outage or a refusal.
+        entry.lastLocal = undefined;
         // A new round: its trial permits are free to ask for at once.
         entry.leaseAfter = 0;
         entry.leaseBackoff = LEASE_BACKOFF_MIN;

@@ -43,7 +43,8 @@ export class Publisher {
     }
     const timer = setTimeout(() => {
       this.#spread.delete(timer);
-      if (entry.remoteRound >= state.round || (entry.lastLocal?.round ?? 0) > state.round) return;
+      // Superseded meanwhile, by another replica's half-open or any newer change heard or made here.
+      if (entry.remoteRound >= state.round || entry.lastLocal !== state) return;
       if (this.#host.connected()) this.#send(name, entry, state);
     }, Math.random() * HALF_OPEN_SPREAD_MS);
     timer.unref();
