@@ -3,6 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 const core = fileURLToPath(new URL('./packages/core/src/', import.meta.url));
 const packages = fileURLToPath(new URL('./packages/', import.meta.url));
+const aliases = [
+  { find: /^@breaker\/core\/testing$/, replacement: `${core}testing.ts` },
+  { find: /^@breaker\/core\/http$/, replacement: `${core}http/index.ts` },
+  { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
+  {
+    find: /^@breaker\/(express|koa|undici|redis|prometheus|dashboard)$/,
+    replacement: `${packages}$1/src/index.ts`,
+  },
+];
 
 export default defineConfig({
   test: {
@@ -17,24 +26,26 @@ export default defineConfig({
         },
       },
       {
-        resolve: {
-          alias: [
-            { find: /^@breaker\/core\/testing$/, replacement: `${core}testing.ts` },
-            { find: /^@breaker\/core\/http$/, replacement: `${core}http/index.ts` },
-            { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
-            {
-              find: /^@breaker\/(express|koa|undici|redis|prometheus|dashboard)$/,
-              replacement: `${packages}$1/src/index.ts`,
-            },
-          ],
-        },
+        resolve: { alias: aliases },
         test: {
           name: 'integration',
           // Real servers and processes: generous limits, so a loaded machine slows the suite but never fails it.
           testTimeout: 20_000,
           root: './test',
           include: ['**/*.test.ts'],
-          exclude: ['bench/**', 'soak/**', '**/node_modules/**'],
+          exclude: ['bench/**', 'soak/**', 'redis/topologies-store.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        resolve: { alias: aliases },
+        test: {
+          // Redis Cluster and Sentinel failovers, timed to 100 ms: after the other files, one at a time.
+          name: 'topologies',
+          testTimeout: 20_000,
+          root: './test',
+          include: ['redis/topologies-store.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -44,6 +55,7 @@ export default defineConfig({
           root: './test/soak',
           include: ['**/*.soak.test.ts'],
           testTimeout: 180_000,
+          sequence: { groupOrder: 2 },
           // The fleet soak and the chaos run each load the machine on their own: one file at a time.
           fileParallelism: false,
         },

@@ -43,7 +43,11 @@ for (const major of majors) {
   }
   console.log(`=== Node ${version}: vitest run ===`);
   // The soak project runs once, on the Node that runs the whole test command.
-  const res = nodeAt(major, [vitest, 'run', '--project', 'core', '--project', 'integration'], 'inherit');
+  const res = nodeAt(
+    major,
+    [vitest, 'run', '--project', 'core', '--project', 'integration', '--project', 'topologies'],
+    'inherit',
+  );
   if (res.status === 0) passed.push(version);
   else failed.push(`${version} (exit ${res.status ?? res.signal ?? res.error?.message})`);
 }

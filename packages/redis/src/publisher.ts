@@ -2,7 +2,7 @@ import type { SharedState } from '@breaker/core';
 import type { NameEntry } from './session.js';
 
 /** First and last wait before a failed publication is sent again; it doubles in between. */
-const RETRY_MIN = 100;
+const RETRY_MIN = 25;
 const RETRY_MAX = 2_000;
 /** Replicas publish the half-open that their open timer brings within this spread; the first one is enough. */
 const HALF_OPEN_SPREAD_MS = 200;
