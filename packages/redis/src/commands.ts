@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { OutcomeBatch, ResolvedOptions, SharedState, StoreReplica } from '@breaker/core';
-import { DEFAULT_WINDOW } from './reports.js';
+import { DEFAULT_WINDOW, windowSpan } from './reports.js';
 import type { NameEntry } from './session.js';
 
 /** The scripts of `scripts.ts`, as the store defines them on its client. */
@@ -59,9 +59,8 @@ export function reportArgs(
   options: ResolvedOptions,
   settings: ScriptSettings & { reporter: string },
 ): (string | number)[] {
-  const window = options.window?.type === 'time' ? options.window : undefined;
-  const duration = window?.duration ?? DEFAULT_WINDOW;
-  const buckets = window?.buckets ?? DEFAULT_BUCKETS;
+  const duration = windowSpan(options);
+  const buckets = options.window?.type === 'time' ? options.window.buckets : DEFAULT_BUCKETS;
   return [
     keys.counts,
     keys.reporters,
@@ -90,8 +89,8 @@ export function firstReplica(entry: NameEntry): StoreReplica | undefined {
 
 /** The span of the shared window, from the options of this name's breakers. */
 export function windowOf(entry: NameEntry): number {
-  const window = firstReplica(entry)?.options.window;
-  return window?.type === 'time' ? window.duration : DEFAULT_WINDOW;
+  const options = firstReplica(entry)?.options;
+  return options === undefined ? DEFAULT_WINDOW : windowSpan(options);
 }
 
 /** The fleet's window totals a report returned, if they are what the script returns. */

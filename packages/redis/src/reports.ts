@@ -8,6 +8,11 @@ const SLOW_FLUSH_MAX_MS = 5_000;
 const COALESCE_MS = 50;
 export const DEFAULT_WINDOW = 60_000;
 
+/** The span of the shared window: the breaker's time window, or {@link DEFAULT_WINDOW}. */
+export function windowSpan(options: ResolvedOptions): number {
+  return options.window?.type === 'time' ? options.window.duration : DEFAULT_WINDOW;
+}
+
 /** Counts gathered in this process for one breaker name, and the fleet's totals the last report returned. */
 export interface ReportState {
   pending: OutcomeBatch | undefined;
@@ -41,8 +46,7 @@ export function flushDelay(
   ) {
     return FAST_FLUSH_MS;
   }
-  const window = options.window?.type === 'time' ? options.window.duration : DEFAULT_WINDOW;
-  return Math.min(SLOW_FLUSH_MAX_MS, Math.max(FAST_FLUSH_MS, window / 20));
+  return Math.min(SLOW_FLUSH_MAX_MS, Math.max(FAST_FLUSH_MS, windowSpan(options) / 20));
 }
 
 /**
