@@ -94,7 +94,7 @@ export class Children {
   #reaper;
 
   constructor() {
-    this.#reaper = fork(`${HERE}reaper.mjs`, [], {
+    this.#reaper = fork(`${HERE}../harness/reaper.mjs`, [], {
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
       execArgv: [],
     });

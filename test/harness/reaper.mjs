@@ -1,4 +1,4 @@
-// Kills a chaos run's child processes if the runner dies without doing it itself (SIGKILL, a crashed test
+// Kills a soak's or chaos run's child processes if the runner dies without doing it itself (SIGKILL, a crashed test
 // worker). The runner tells it each child's pid over IPC; when the IPC channel closes, every pid still
 // watched is killed, but only if /proc still shows the same command line, so a reused pid is left alone.
 import { readFileSync } from 'node:fs';
