@@ -83,11 +83,15 @@ describe('RedisStore under faults', () => {
 
   it('Redis paused (SIGSTOP): no call waits, and the store recovers when it resumes', async () => {
     const redis = await server();
-    const a = await replica(redis.url, 'search', { failureThreshold: 1_000 });
+    const a = await replica(redis.url, 'search', {
+      failureThreshold: 1_000,
+      failureRateThreshold: 90,
+      window: { type: 'time', duration: 2_000 },
+    });
     const b = await replica(redis.url, 'search', { failureThreshold: 1 });
     redis.pause();
     cleanup.push(() => redis.resume());
-    // Successes go out every few seconds (a twentieth of the window): the report times out while calls go on.
+    // Successes go out a quarter of the 2 s window later: the report times out while calls go on.
     expect(await slowestCall(a.breaker, 300)).toBeLessThan(50);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await slowestCall(a.breaker, 32)).toBeLessThan(50);

@@ -99,6 +99,7 @@ describe('RedisStore: what comes from Redis is input', () => {
     );
     await poison.hset('{breaker:payments}:counts', 'garbage', 'x', '12:c', 'many');
     await poison.hset('{breaker:payments}:reporters', 'someone', 'yesterday');
+    await poison.set('{breaker:payments}:round', '1e308');
     const options = {
       failureThreshold: 3,
       failureRateThreshold: 50,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '@breaker/core';
-import { RedisStore } from '@breaker/redis';
+import { CircuitBreaker, type BreakerOptions } from '@breaker/core';
+import { RedisStore, type RedisStoreOptions } from '@breaker/redis';
 import { Cleanup, fail, privateRedis, replica, sleep, type Replica } from './fixtures.js';
 import { until } from './server.js';
 
@@ -16,6 +16,28 @@ async function commandCounts(admin: Redis): Promise<Record<string, number>> {
   return counts;
 }
 
+/** Script calls: EVALSHA, and the EVAL that loads a script the server does not hold yet. */
+const scripts = (counts: Record<string, number>): number => (counts.evalsha ?? 0) + (counts.eval ?? 0);
+
+/** One store on `url` with `count` breakers named `${prefix}-0`, `${prefix}-1`, … */
+async function storeWith(
+  url: string,
+  count: number,
+  prefix: string,
+  options: BreakerOptions = {},
+  storeOptions: Partial<RedisStoreOptions> = {},
+): Promise<CircuitBreaker[]> {
+  const store = new RedisStore({ url, ...storeOptions });
+  cleanup.add(() => store.close());
+  await until(() => store.connected, 5_000);
+  const breakers = Array.from(
+    { length: count },
+    (_, i) => new CircuitBreaker({ name: `${prefix}-${i}`, store, ...options }),
+  );
+  cleanup.add(() => breakers.forEach((breaker) => breaker.dispose()));
+  return breakers;
+}
+
 async function operator(url: string): Promise<Redis> {
   const admin = new Redis(url);
   cleanup.add(() => admin.disconnect());
@@ -24,28 +46,104 @@ async function operator(url: string): Promise<Redis> {
 }
 
 describe('RedisStore: its Redis work follows the breakers that need it', () => {
-  it('steady successes on 50 breakers: one pipelined round every few seconds, not one script per breaker four times a second', async () => {
+  it('50 breakers on one Redis: one script a round for all of them, not one per breaker', async () => {
     const redis = await privateRedis(cleanup);
-    const store = new RedisStore({ url: redis.url });
-    cleanup.add(() => store.close());
-    await until(() => store.connected, 5_000);
-    const breakers = Array.from(
-      { length: 50 },
-      (_, i) => new CircuitBreaker({ name: `steady-${i}`, store, failureRateThreshold: 50 }),
-    );
-    cleanup.add(() => breakers.forEach((breaker) => breaker.dispose()));
+    // Successes alone wait a quarter of the 2 s window: about three rounds in 1.6 s.
+    const options = { failureRateThreshold: 50, window: { type: 'time', duration: 2_000 } } as const;
+    const breakers = await storeWith(redis.url, 50, 'steady', options);
     const admin = await operator(redis.url);
     const started = Date.now();
-    while (Date.now() - started < 3_500) {
+    while (Date.now() - started < 1_600) {
+      for (const breaker of breakers) await breaker.fire(() => 'ok');
+      await sleep(20);
+    }
+    await sleep(100);
+    const counts = await commandCounts(admin);
+    // One script per breaker and round was about 150.
+    expect(scripts(counts)).toBeGreaterThanOrEqual(1);
+    expect(scripts(counts)).toBeLessThanOrEqual(12);
+    expect(counts.hset ?? 0).toBe(0);
+    const stored = await Promise.all(breakers.map((_, i) => admin.exists(`{breaker:steady-${i}}:counts`)));
+    expect(stored.every((n) => n === 1)).toBe(true);
+  });
+
+  it('breakers without a rate rule or a quorum send no counts at all', async () => {
+    const redis = await privateRedis(cleanup);
+    const options = { failureThreshold: 5, window: { type: 'time', duration: 2_000 } } as const;
+    const breakers = await storeWith(redis.url, 20, 'plain', options);
+    const admin = await operator(redis.url);
+    const started = Date.now();
+    while (Date.now() - started < 1_200) {
+      for (const [i, breaker] of breakers.entries())
+        await breaker.fire(() => (i === 0 ? Promise.reject(new Error('x')) : 'ok')).catch(() => {});
+      await sleep(20);
+    }
+    const counts = await commandCounts(admin);
+    // No rule reads a shared window: only the consecutive rule's trip is published.
+    expect(counts.hincrby ?? 0).toBe(0);
+    expect(await admin.exists('{breaker:plain-1}:counts')).toBe(0);
+    expect(breakers[0]!.state).toBe('open');
+  });
+
+  it('counts far from every threshold wait a quarter of the window, and one failure among a few calls does not bring them forward', async () => {
+    const redis = await privateRedis(cleanup);
+    const options = {
+      failureRateThreshold: 10,
+      minimumCalls: 20,
+      failureThreshold: 100,
+      window: { type: 'time', duration: 8_000 },
+    } as const;
+    const a = await replica(cleanup, redis.url, 'far', options);
+    const admin = await operator(redis.url);
+    await sleep(260);
+    // 16 calls, one failed: 6 % of so few calls says little; the fleet's window judges them.
+    for (let i = 0; i < 16; i++)
+      await a.breaker.fire(() => (i === 3 ? Promise.reject(new Error('x')) : 'ok')).catch(() => {});
+    await sleep(700);
+    expect(await admin.exists('{breaker:far}:counts')).toBe(0);
+    // Successes for 1.2 s more: still within the 2 s hold.
+    const started = Date.now();
+    while (Date.now() - started < 1_200) {
+      await a.breaker.fire(() => 'ok');
+      await sleep(5);
+    }
+    expect(scripts(await commandCounts(admin))).toBe(0);
+    await sleep(600);
+    // Due 2 s after the first counts: sent once, together.
+    expect(scripts(await commandCounts(admin))).toBe(1);
+    expect(Number(await admin.hlen('{breaker:far}:counts'))).toBeGreaterThan(0);
+  });
+
+  it('reconciliation reads the rounds of every active breaker in one command', async () => {
+    const redis = await privateRedis(cleanup);
+    const breakers = await storeWith(redis.url, 50, 'rec', {}, { reconcileInterval: 200 });
+    const admin = await operator(redis.url);
+    const started = Date.now();
+    while (Date.now() - started < 1_100) {
       for (const breaker of breakers) await breaker.fire(() => 'ok');
       await sleep(20);
     }
     const counts = await commandCounts(admin);
-    // Successes wait a twentieth of the 60 s window: one report per breaker in 3.5 s, sent together.
-    // Each breaker used to send one every 250 ms: about 700 scripts.
-    expect(counts.evalsha).toBeGreaterThanOrEqual(25);
-    expect(counts.evalsha).toBeLessThanOrEqual(100);
-    expect(counts.hset ?? 0).toBe(0);
+    // About five reconciliations; one read per breaker each was about 250 commands.
+    expect(counts.mget ?? 0).toBeGreaterThanOrEqual(2);
+    expect((counts.hget ?? 0) + (counts.get ?? 0) + (counts.mget ?? 0)).toBeLessThanOrEqual(10);
+  });
+
+  it('replicas tripping at the same moment store the trip once, and the script reads no clock', async () => {
+    const redis = await privateRedis(cleanup);
+    const options = { failureThreshold: 1, timeout: 5_000 };
+    const replicas: Replica[] = [];
+    for (let i = 0; i < 10; i++) replicas.push(await replica(cleanup, redis.url, 'burst', options));
+    const admin = await operator(redis.url);
+    await Promise.all(replicas.map((r) => fail(r.breaker)));
+    await until(() => replicas.every((r) => r.breaker.state === 'open'));
+    await sleep(100);
+    const counts = await commandCounts(admin);
+    expect(counts.publish).toBe(1);
+    // Ten scripts, one per replica, each reading TIME, before.
+    expect(scripts(counts)).toBeLessThanOrEqual(5);
+    expect(counts.time ?? 0).toBe(0);
+    expect(await admin.hget('{breaker:burst}:state', 'state')).toBe('open');
   });
 
   it('without a quorum, failures leave no reporters hash to write and scan', async () => {
@@ -57,8 +155,8 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
       await a.breaker.fire(() => (i % 16 === 0 ? Promise.reject(new Error('x')) : 'ok')).catch(() => {});
     const admin = new Redis(redis.url);
     cleanup.add(() => admin.disconnect());
-    // Two hand-overs of 16 calls, each due a twentieth of the 5 s window later.
-    await sleep(600);
+    // Two hand-overs of 16 calls, due a quarter of the 5 s window after the first.
+    await sleep(1_400);
     expect(await admin.hlen('{breaker:few}:counts')).toBeGreaterThan(0);
     expect(await admin.exists('{breaker:few}:reporters')).toBe(0);
   });
@@ -96,7 +194,7 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
       for (let i = 0; i < 10; i++) calls.push(b.breaker.fire(() => 'b').catch(() => 'rejected'));
       await sleep(2);
     }
-    const leases = (await commandCounts(admin)).evalsha ?? 0;
+    const leases = scripts(await commandCounts(admin));
     finish();
     await Promise.all([trial, ...calls]);
     expect(calls.length).toBeGreaterThan(500);
@@ -117,7 +215,7 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
     await sleep(300);
     const counts = await commandCounts(admin);
     expect(counts.publish).toBe(1);
-    expect(counts.evalsha ?? 0).toBeLessThanOrEqual(2);
+    expect(scripts(counts)).toBeLessThanOrEqual(2);
     expect(await admin.hget('{breaker:together}:state', 'state')).toBe('half-open');
   });
 });

@@ -104,6 +104,7 @@ describe('RedisStore after the connection comes back', () => {
       reason: 'consecutive-failures',
       origin: 'elsewhere',
     };
+    // What the publish script stores: the state, and its round under a key of its own.
     await admin(redis.url).hset(
       '{breaker:missed}:state',
       'json',
@@ -113,6 +114,7 @@ describe('RedisStore after the connection comes back', () => {
       'state',
       'open',
     );
+    await admin(redis.url).set('{breaker:missed}:round', 5);
     const started = Date.now();
     while (b.breaker.state !== 'open' && Date.now() - started < 3_000) {
       await b.breaker.fire(() => 'ok').catch(() => {});

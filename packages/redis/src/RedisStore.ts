@@ -19,20 +19,20 @@ import {
 } from './options.js';
 import { ACQUIRE_PROBE, PUBLISH_STATE, REPORT } from './scripts.js';
 import {
-  fleetTotals,
   firstReplica,
   publishArgs,
   quit,
-  reportArgs,
+  reportSettings,
+  sendReports,
   windowOf,
   withTimeout,
   type BreakerKeys,
   type Client,
-  type Commands,
 } from './commands.js';
 import { readMessage } from './messages.js';
 import { Publisher } from './publisher.js';
-import { ReportQueue, flushDelay } from './reports.js';
+import { ReportQueue, flushDelay, readsFleetWindow } from './reports.js';
+import { readRounds, staleNames } from './rounds.js';
 import { LEASE_BACKOFF_MIN, RedisSession, newEntry, type NameEntry, type SessionHost } from './session.js';
 
 /** Events of a {@link RedisStore}. */
@@ -100,8 +100,9 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
     this.#client = client as Client;
     this.#subscriber = subscriber;
     this.#owned = owned;
-    this.#client.defineCommand('breakerPublish', { numberOfKeys: 4, lua: PUBLISH_STATE });
-    this.#client.defineCommand('breakerReport', { numberOfKeys: 4, lua: REPORT });
+    this.#client.defineCommand('breakerPublish', { numberOfKeys: 5, lua: PUBLISH_STATE });
+    // Its first argument is the number of keys: one round carries several breakers.
+    this.#client.defineCommand('breakerReport', { lua: REPORT });
     this.#client.defineCommand('breakerProbe', { numberOfKeys: 1, lua: ACQUIRE_PROBE });
     this.#host = this.#sessionHost();
     this.#listen(this.#client, 'error', (error: unknown) => this.#fail(error));
@@ -164,6 +165,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
       reporters: `${tag}:reporters`,
       counts: `${tag}:counts`,
       probes: `${tag}:probes`,
+      round: `${tag}:round`,
     };
   }
 
@@ -234,46 +236,25 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
 
   #report(entry: NameEntry, batch: OutcomeBatch): void {
     const options = firstReplica(entry)?.options;
-    if (options === undefined) return;
+    // Counts serve the fleet's rate rules, and a quorum's count of replicas that saw failures.
+    if (options === undefined || !(readsFleetWindow(options) || this.#quorum > 1)) return;
     this.#reports.add(entry, batch, (pending) => flushDelay(options, pending, entry.fleet, this.#quorum));
   }
 
-  /** One round for every breaker due: a pipeline on one Redis; one command each on a Cluster, whose slots differ. */
   #sendReports(due: [string, NameEntry][]): void {
     if (!this.connected) return;
-    const pipeline = this.#client instanceof Cluster ? undefined : this.#client.pipeline();
-    const target = (pipeline ?? this.#client) as unknown as Commands;
-    const sentFor: NameEntry[] = [];
-    for (const [name, entry] of due) {
-      const options = firstReplica(entry)?.options;
-      const batch = entry.pending;
-      if (options === undefined || batch === undefined) continue;
-      const sent = target.breakerReport(
-        ...reportArgs(this.keys(name), name, batch, options, {
-          reporter: this.#reporterId,
-          quorum: this.#quorum,
-          keyTtl: this.#keyTtl,
-          channel: this.#channel,
-        }),
-      );
-      sentFor.push(entry);
-      if (pipeline === undefined) {
-        sent.then(
-          (totals) => (entry.fleet = fleetTotals(totals)),
-          (error: unknown) => this.#fail(error),
-        );
-      }
-    }
-    if (pipeline === undefined) return;
-    pipeline.exec().then(
-      (results) => {
-        sentFor.forEach((entry, index) => {
-          const [error, totals] = results?.[index] ?? [];
-          if (error) this.#fail(error);
-          else entry.fleet = fleetTotals(totals);
-        });
-      },
-      (error: unknown) => this.#fail(error),
+    const settings = reportSettings({
+      reporter: this.#reporterId,
+      quorum: this.#quorum,
+      keyTtl: this.#keyTtl,
+      channel: this.#channel,
+    });
+    sendReports(
+      this.#client,
+      due,
+      settings,
+      (name) => this.keys(name),
+      (error) => this.#fail(error),
     );
   }
 
@@ -339,8 +320,9 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
 
   /**
    * Every few seconds, with jitter so replicas spread out: checks the subscription (a repeated
-   * SUBSCRIBE is harmless, and one that goes unanswered means a dead socket) and reads back the
-   * stored state of every breaker with traffic, healing any change that pub/sub missed.
+   * SUBSCRIBE is harmless, and one that goes unanswered means a dead socket), reads the stored round of
+   * every breaker with traffic (one command for a thousand on one Redis), and reads back the whole
+   * state of those whose round is newer than any heard here, healing any change that pub/sub missed.
    */
   #scheduleReconcile(): void {
     if (this.#closed) return;
@@ -356,7 +338,16 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
         this.#subscriber.disconnect(true);
       const names = [...this.#names].filter(([, entry]) => entry.active);
       for (const [, entry] of names) entry.active = false;
-      await Promise.all(names.map(([name]) => this.#syncName(name)));
+      try {
+        const rounds = await readRounds(
+          this.#client,
+          names.map(([name]) => this.keys(name).round),
+        );
+        const stale = staleNames(names, rounds);
+        await Promise.all(stale.map((name) => this.#syncName(name)));
+      } catch (error) {
+        this.#fail(error);
+      }
     }
     this.#scheduleReconcile();
   }

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { OutcomeBatch, ResolvedOptions, SharedState, StoreReplica } from '@breaker/core';
 import { DEFAULT_WINDOW, windowSpan } from './reports.js';
 import type { NameEntry } from './session.js';
@@ -6,7 +6,7 @@ import type { NameEntry } from './session.js';
 /** The scripts of `scripts.ts`, as the store defines them on its client. */
 export type Commands = {
   breakerPublish(...args: (string | number)[]): Promise<number>;
-  breakerReport(...args: (string | number)[]): Promise<[number, number, number, number]>;
+  breakerReport(...args: (string | number)[]): Promise<number[]>;
   breakerProbe(...args: (string | number)[]): Promise<number>;
 };
 
@@ -18,6 +18,8 @@ export interface BreakerKeys {
   reporters: string;
   counts: string;
   probes: string;
+  /** The stored round alone, a string, so that a reconciliation reads many in one command. */
+  round: string;
 }
 
 const DEFAULT_BUCKETS = 10;
@@ -40,6 +42,7 @@ export function publishArgs(
     keys.reporters,
     keys.counts,
     keys.probes,
+    keys.round,
     JSON.stringify(state),
     state.round,
     state.state,
@@ -51,36 +54,73 @@ export function publishArgs(
   ];
 }
 
-/** Keys and arguments of the report script for one breaker's batch. */
-export function reportArgs(
+/** Arguments of the report script that every breaker of a round shares. */
+export function reportSettings(settings: ScriptSettings & { reporter: string }): (string | number)[] {
+  return [settings.reporter, settings.keyTtl, settings.channel, settings.quorum];
+}
+
+/**
+ * Adds one breaker's keys and arguments to a report script's: `keys` and `args` grow in step, so one
+ * script can carry many breakers.
+ */
+export function addReport(
+  into: { keys: string[]; args: (string | number)[] },
   keys: BreakerKeys,
   name: string,
   batch: OutcomeBatch,
   options: ResolvedOptions,
-  settings: ScriptSettings & { reporter: string },
-): (string | number)[] {
+): void {
   const duration = windowSpan(options);
   const buckets = options.window?.type === 'time' ? options.window.buckets : DEFAULT_BUCKETS;
-  return [
-    keys.counts,
-    keys.reporters,
-    keys.state,
-    keys.probes,
+  into.keys.push(keys.counts, keys.reporters, keys.state, keys.probes, keys.round);
+  into.args.push(
     batch.calls,
     batch.failures,
     batch.slow,
-    settings.reporter,
     Math.max(1, Math.floor(duration / buckets)),
     buckets,
-    settings.keyTtl,
-    settings.channel,
     name,
     options.minimumCalls,
     options.failureRateThreshold ?? -1,
     options.slowCallRateThreshold ?? -1,
-    settings.quorum,
     options.timeout,
-  ];
+  );
+}
+
+/** The most breakers one report script carries, so that none holds Redis long. */
+const REPORTS_PER_SCRIPT = 100;
+
+/**
+ * Sends one round of counts for every breaker due: on one Redis, one script carries them all (up to
+ * {@link REPORTS_PER_SCRIPT} a script); on a Cluster, whose breakers live in different slots, one script
+ * each. Each breaker keeps the fleet's totals its report returned.
+ */
+export function sendReports(
+  client: Client,
+  due: [string, NameEntry][],
+  settings: (string | number)[],
+  keysOf: (name: string) => BreakerKeys,
+  fail: (error: unknown) => void,
+): void {
+  const size = client instanceof Cluster ? 1 : REPORTS_PER_SCRIPT;
+  let script = { keys: [] as string[], args: [] as (string | number)[], entries: [] as NameEntry[] };
+  const send = (): void => {
+    const { keys, args, entries } = script;
+    script = { keys: [], args: [], entries: [] };
+    if (entries.length === 0) return;
+    client
+      .breakerReport(keys.length, ...keys, ...settings, ...args)
+      .then((totals) => entries.forEach((entry, index) => (entry.fleet = fleetTotals(totals, index))), fail);
+  };
+  for (const [name, entry] of due) {
+    const options = firstReplica(entry)?.options;
+    const batch = entry.pending;
+    if (options === undefined || batch === undefined) continue;
+    addReport(script, keysOf(name), name, batch, options);
+    script.entries.push(entry);
+    if (script.entries.length >= size) send();
+  }
+  send();
 }
 
 export function firstReplica(entry: NameEntry): StoreReplica | undefined {
@@ -93,10 +133,10 @@ export function windowOf(entry: NameEntry): number {
   return options === undefined ? DEFAULT_WINDOW : windowSpan(options);
 }
 
-/** The fleet's window totals a report returned, if they are what the script returns. */
-export function fleetTotals(value: unknown): OutcomeBatch | undefined {
-  if (!Array.isArray(value) || value.length < 3) return undefined;
-  const [calls, failures, slow] = value.map(Number);
+/** The fleet's window totals of the `index`th breaker a report carried, if they are what the script returns. */
+export function fleetTotals(value: unknown, index = 0): OutcomeBatch | undefined {
+  if (!Array.isArray(value) || value.length < (index + 1) * 4) return undefined;
+  const [calls, failures, slow] = value.slice(index * 4, index * 4 + 3).map(Number);
   if (![calls, failures, slow].every((n) => Number.isFinite(n) && n! >= 0)) return undefined;
   return { calls: calls!, failures: failures!, slow: slow! };
 }

@@ -6,6 +6,19 @@ const RETRY_MIN = 25;
 const RETRY_MAX = 2_000;
 /** Replicas publish the half-open that their open timer brings within this spread; the first one is enough. */
 const HALF_OPEN_SPREAD_MS = 200;
+/**
+ * Replicas publish a trip of their own rules within this spread: when a shared dependency fails, many
+ * trip at the same moment, and the first trip heard makes the others' needless.
+ */
+const TRIP_SPREAD_MS = 20;
+const MANUAL = new Set(['force-open', 'reset', 'disable']);
+
+/** How long a replica may wait before it publishes a change: 0 for those no other replica makes too. */
+function spread(state: SharedState): number {
+  if (state.state === 'half-open' && state.reason === 'timeout-elapsed') return HALF_OPEN_SPREAD_MS;
+  if (state.state === 'open' && !MANUAL.has(state.reason)) return TRIP_SPREAD_MS;
+  return 0;
+}
 
 /** What a {@link Publisher} needs of its store. */
 export interface PublishHost {
@@ -18,9 +31,10 @@ export interface PublishHost {
 }
 
 /**
- * When a replica's state changes go to Redis: at once, but for the half-open that the open timer brings,
- * which every replica reaches at the same moment, so each waits a random moment and skips it once
- * another's has been heard; and again shortly after Redis refused one (a failover, a full Redis).
+ * When a replica's state changes go to Redis: at once, but for those that many replicas make at the
+ * same moment (the half-open that the open timer brings, a trip when a shared dependency fails), for
+ * which each waits a random moment and skips its own once another's has been heard; and again shortly
+ * after Redis refused one (a failover, a full Redis).
  */
 export class Publisher {
   readonly #host: PublishHost;
@@ -37,16 +51,17 @@ export class Publisher {
 
   publish(name: string, entry: NameEntry, state: SharedState): void {
     if (this.#closed || !this.#host.connected()) return;
-    if (state.state !== 'half-open' || state.reason !== 'timeout-elapsed') {
+    const within = spread(state);
+    if (within === 0) {
       this.#send(name, entry, state);
       return;
     }
     const timer = setTimeout(() => {
       this.#spread.delete(timer);
-      // Superseded meanwhile, by another replica's half-open or any newer change heard or made here.
+      // Superseded meanwhile, by another replica's same change or any newer change heard or made here.
       if (entry.remoteRound >= state.round || entry.lastLocal !== state) return;
       if (this.#host.connected()) this.#send(name, entry, state);
-    }, Math.random() * HALF_OPEN_SPREAD_MS);
+    }, Math.random() * within);
     timer.unref();
     this.#spread.add(timer);
   }

@@ -3,7 +3,7 @@ import type { OutcomeBatch, ResolvedOptions } from '@breaker/core';
 /** The wait before counts go to Redis while a fleet rule could be near its threshold. */
 export const FAST_FLUSH_MS = 250;
 /** The longest wait, while every rule is far from its threshold. */
-const SLOW_FLUSH_MAX_MS = 5_000;
+const SLOW_FLUSH_MAX_MS = 15_000;
 /** Counts due this soon after a flush goes out with it, so one round carries many breakers. */
 const COALESCE_MS = 50;
 export const DEFAULT_WINDOW = 60_000;
@@ -21,11 +21,18 @@ export interface ReportState {
   fleet: OutcomeBatch | undefined;
 }
 
+/** Whether a breaker has a rule that reads the fleet's shared window: a failure or slow-call rate. */
+export function readsFleetWindow(options: ResolvedOptions): boolean {
+  return options.failureRateThreshold !== undefined || options.slowCallRateThreshold !== undefined;
+}
+
 /**
  * How long counts may wait before they go to Redis: {@link FAST_FLUSH_MS} when the failures or slow
- * calls they hold bring a rate rule within half of its threshold (in this batch or in the fleet's
- * totals with it), or a quorum needs to know who saw failures; otherwise a twentieth of the window
- * (250 ms to 5 s), as successes alone can never make a rate rule fire.
+ * calls they hold bring a rate rule within half of its threshold, or a quorum needs to know who saw
+ * failures; otherwise a quarter of the window (250 ms to 15 s), as successes and failures well under
+ * the threshold cannot make a rule fire. The batch is judged with the fleet's totals that the last
+ * report returned, and on its own when it holds two failures or more (a single failure among a few
+ * calls says little about a rate).
  */
 export function flushDelay(
   options: ResolvedOptions,
@@ -37,8 +44,8 @@ export function flushDelay(
   const near = (bad: number, fleetBad: number, threshold: number | undefined): boolean => {
     if (threshold === undefined || bad === 0) return false;
     const half = threshold / 2;
-    if (bad * 100 >= half * pending.calls) return true;
-    return (fleetBad + bad) * 100 >= half * ((fleet?.calls ?? 0) + pending.calls);
+    if (bad >= 2 && bad * 100 >= half * pending.calls) return true;
+    return fleet !== undefined && (fleetBad + bad) * 100 >= half * (fleet.calls + pending.calls);
   };
   if (
     near(pending.failures, fleet?.failures ?? 0, options.failureRateThreshold) ||
@@ -46,7 +53,7 @@ export function flushDelay(
   ) {
     return FAST_FLUSH_MS;
   }
-  return Math.min(SLOW_FLUSH_MAX_MS, Math.max(FAST_FLUSH_MS, windowSpan(options) / 20));
+  return Math.min(SLOW_FLUSH_MAX_MS, Math.max(FAST_FLUSH_MS, windowSpan(options) / 4));
 }
 
 /**

@@ -5,8 +5,10 @@
  */
 
 const NOW = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function clock()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 `;
 
 /**
@@ -46,8 +48,9 @@ end
 
 /**
  * Stores a replica's state change and publishes it, if it is newer than the shared one and fits it.
- * KEYS: state, reporters, counts, probes. ARGV: json, round, state, reason, quorum, windowMs, ttlMs, channel.
- * Returns 1 when shared, 0 when kept local.
+ * The round is also kept under a key of its own, so that a reconciliation reads many in one command.
+ * KEYS: state, reporters, counts, probes, round. ARGV: json, round, state, reason, quorum, windowMs,
+ * ttlMs, channel. Returns 1 when shared, 0 when kept local.
  */
 export const PUBLISH_STATE = `${NOW}${REPORTERS}${STORED}
 local round = tonumber(ARGV[2])
@@ -61,7 +64,7 @@ if not manual then
     -- Opening a closed fleet takes a quorum of replicas that saw failures; reopening does not.
     local quorum = tonumber(ARGV[5])
     local fromClosed = storedState == 'closed' or storedState == nil
-    if quorum > 1 and fromClosed and reporters(KEYS[2], now, tonumber(ARGV[6])) < quorum then
+    if quorum > 1 and fromClosed and reporters(KEYS[2], clock(), tonumber(ARGV[6])) < quorum then
       return 0
     end
   elseif state == 'half-open' then
@@ -73,6 +76,7 @@ if not manual then
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[1], 'round', round, 'state', state)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('SET', KEYS[5], round, 'PX', ARGV[7])
 -- Permits end with the half-open period that granted them; the half-open itself may be published
 -- after some were granted, and leaves them.
 if state ~= 'half-open' then redis.call('DEL', KEYS[4]) end
@@ -82,67 +86,89 @@ return 1
 `;
 
 /**
- * Adds one replica's batch of outcomes to the shared time window and applies the fleet's rate rule;
- * the reporters hash is read and written only when a quorum above 1 needs it.
- * KEYS: counts, reporters, state, probes.
- * ARGV: calls, failures, slow, replica, sliceMs, buckets, ttlMs, channel, name, minimumCalls,
- *       failureRate (-1: off), slowRate (-1: off), quorum, openMs.
- * Returns { calls, failures, slow, opened }.
+ * Adds batches of outcomes to the shared time windows of one or more breakers (every breaker due in a
+ * round, on one Redis; one breaker a call on a Cluster, whose breakers live in different slots) and
+ * applies each fleet's rate rule. The stored state is read only when a rule would fire, and the
+ * reporters hash only when a quorum above 1 needs it; a window's expiry is renewed when a slice begins.
+ * KEYS, per breaker: counts, reporters, state, probes, round.
+ * ARGV: replica, ttlMs, channel, quorum, then per breaker: calls, failures, slow, sliceMs, buckets,
+ *       name, minimumCalls, failureRate (-1: off), slowRate (-1: off), openMs.
+ * Returns calls, failures, slow and opened (1 or 0) of each breaker's window, one after the other.
  */
 export const REPORT = `${NOW}${REPORTERS}${STORED}
-local sliceMs = tonumber(ARGV[5])
-local buckets = tonumber(ARGV[6])
-local slice = math.floor(now / sliceMs)
-local failures = tonumber(ARGV[2])
-local slow = tonumber(ARGV[3])
-local quorum = tonumber(ARGV[13])
-redis.call('HINCRBY', KEYS[1], slice .. ':c', tonumber(ARGV[1]))
-if failures > 0 then
-  redis.call('HINCRBY', KEYS[1], slice .. ':f', failures)
-  -- Which replicas saw failures matters only to a quorum.
-  if quorum > 1 then redis.call('HSET', KEYS[2], ARGV[4], now) end
-end
-if slow > 0 then redis.call('HINCRBY', KEYS[1], slice .. ':s', slow) end
-local totals = { c = 0, f = 0, s = 0 }
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local field = all[i]
-  local at = string.find(field, ':', 1, true)
-  local fieldSlice = at and tonumber(string.sub(field, 1, at - 1))
-  local kind = at and string.sub(field, at + 1)
-  local count = tonumber(all[i + 1])
-  if not fieldSlice or not count or not totals[kind] or fieldSlice <= slice - buckets or fieldSlice > slice then
-    redis.call('HDEL', KEYS[1], field)
-  else
-    totals[kind] = totals[kind] + count
+local now = clock()
+local replica = ARGV[1]
+local ttl = ARGV[2]
+local channel = ARGV[3]
+local quorum = tonumber(ARGV[4])
+local out = {}
+for b = 0, #KEYS / 5 - 1 do
+  local countsKey, reportersKey, stateKey, probesKey, roundKey =
+    KEYS[b * 5 + 1], KEYS[b * 5 + 2], KEYS[b * 5 + 3], KEYS[b * 5 + 4], KEYS[b * 5 + 5]
+  local a = 4 + b * 10
+  local calls = tonumber(ARGV[a + 1])
+  local failures = tonumber(ARGV[a + 2])
+  local slow = tonumber(ARGV[a + 3])
+  local sliceMs = tonumber(ARGV[a + 4])
+  local buckets = tonumber(ARGV[a + 5])
+  local slice = math.floor(now / sliceMs)
+  -- A slice's first count renews the window's expiry, which outlasts the window.
+  if redis.call('HINCRBY', countsKey, slice .. ':c', calls) == calls then
+    redis.call('PEXPIRE', countsKey, ttl)
   end
-end
-local count = 1
-if quorum > 1 then
-  count = reporters(KEYS[2], now, sliceMs * buckets)
-  redis.call('PEXPIRE', KEYS[2], ARGV[7])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-local storedRound, storedState = stored(KEYS[3])
-local minimumCalls = tonumber(ARGV[10])
-local failureRate = tonumber(ARGV[11])
-local slowRate = tonumber(ARGV[12])
-if (storedState == 'closed' or storedState == nil) and totals.c >= minimumCalls and count >= quorum then
+  if failures > 0 then
+    redis.call('HINCRBY', countsKey, slice .. ':f', failures)
+    -- Which replicas saw failures matters only to a quorum.
+    if quorum > 1 then redis.call('HSET', reportersKey, replica, now) end
+  end
+  if slow > 0 then redis.call('HINCRBY', countsKey, slice .. ':s', slow) end
+  local totals = { c = 0, f = 0, s = 0 }
+  local all = redis.call('HGETALL', countsKey)
+  for i = 1, #all, 2 do
+    local field = all[i]
+    local at = string.find(field, ':', 1, true)
+    local fieldSlice = at and tonumber(string.sub(field, 1, at - 1))
+    local kind = at and string.sub(field, at + 1)
+    local count = tonumber(all[i + 1])
+    if not fieldSlice or not count or not totals[kind] or fieldSlice <= slice - buckets or fieldSlice > slice then
+      redis.call('HDEL', countsKey, field)
+    else
+      totals[kind] = totals[kind] + count
+    end
+  end
+  local count = 1
+  if quorum > 1 then
+    count = reporters(reportersKey, now, sliceMs * buckets)
+    redis.call('PEXPIRE', reportersKey, ttl)
+  end
+  local failureRate = tonumber(ARGV[a + 8])
+  local slowRate = tonumber(ARGV[a + 9])
   local reason = nil
-  if failureRate >= 0 and totals.f * 100 >= failureRate * totals.c then reason = 'failure-rate'
-  elseif slowRate >= 0 and totals.s * 100 >= slowRate * totals.c then reason = 'slow-call-rate' end
-  if reason then
-    local round = storedRound + 1
-    local json = cjson.encode({ version = 1, name = ARGV[9], state = 'open', round = round, openedAt = now,
-      openUntil = now + tonumber(ARGV[14]), trips = 1, reason = reason, origin = 'redis' })
-    redis.call('HSET', KEYS[3], 'json', json, 'round', round, 'state', 'open')
-    redis.call('PEXPIRE', KEYS[3], ARGV[7])
-    redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
-    redis.call('PUBLISH', ARGV[8], json)
-    return { totals.c, totals.f, totals.s, 1 }
+  if totals.c >= tonumber(ARGV[a + 7]) and count >= quorum then
+    if failureRate >= 0 and totals.f * 100 >= failureRate * totals.c then reason = 'failure-rate'
+    elseif slowRate >= 0 and totals.s * 100 >= slowRate * totals.c then reason = 'slow-call-rate' end
   end
+  local opened = 0
+  if reason then
+    local storedRound, storedState = stored(stateKey)
+    if storedState == 'closed' or storedState == nil then
+      local round = storedRound + 1
+      local json = cjson.encode({ version = 1, name = ARGV[a + 6], state = 'open', round = round,
+        openedAt = now, openUntil = now + tonumber(ARGV[a + 10]), trips = 1, reason = reason, origin = 'redis' })
+      redis.call('HSET', stateKey, 'json', json, 'round', round, 'state', 'open')
+      redis.call('PEXPIRE', stateKey, ttl)
+      redis.call('SET', roundKey, round, 'PX', ttl)
+      redis.call('DEL', countsKey, reportersKey, probesKey)
+      redis.call('PUBLISH', channel, json)
+      opened = 1
+    end
+  end
+  out[#out + 1] = totals.c
+  out[#out + 1] = totals.f
+  out[#out + 1] = totals.s
+  out[#out + 1] = opened
 end
-return { totals.c, totals.f, totals.s, 0 }
+return out
 `;
 
 /**
@@ -150,6 +176,7 @@ return { totals.c, totals.f, totals.s, 0 }
  * KEYS: probes. ARGV: permit id, limit, ttlMs. Returns 1 when taken.
  */
 export const ACQUIRE_PROBE = `${NOW}
+local now = clock()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
