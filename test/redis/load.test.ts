@@ -194,12 +194,16 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
       for (let i = 0; i < 10; i++) calls.push(b.breaker.fire(() => 'b').catch(() => 'rejected'));
       await sleep(2);
     }
-    const leases = scripts(await commandCounts(admin));
+    const counts = await commandCounts(admin);
+    const leases = scripts(counts);
     finish();
     await Promise.all([trial, ...calls]);
     expect(calls.length).toBeGreaterThan(500);
     // Refusals make it wait 100 ms, then 200, 400...: a handful of asks in 300 ms, not hundreds.
     expect(leases).toBeLessThanOrEqual(6);
+    // A refusal counts the live permits and changes nothing.
+    expect(counts.zcount ?? 0).toBeGreaterThanOrEqual(1);
+    expect(counts.zremrangebyscore ?? 0).toBe(0);
     await until(() => b.breaker.state === 'closed');
   });
 

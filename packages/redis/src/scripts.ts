@@ -172,13 +172,15 @@ return out
 `;
 
 /**
- * Takes one of the fleet's half-open trial permits, if one is free; permits expire on their own.
+ * Takes one of the fleet's half-open trial permits, if one is free; permits expire on their own. A
+ * refusal, the common answer while a trial runs, only counts the permits that have not expired; expired
+ * ones are dropped when a permit is taken.
  * KEYS: probes. ARGV: permit id, limit, ttlMs. Returns 1 when taken.
  */
 export const ACQUIRE_PROBE = `${NOW}
 local now = clock()
+if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 1000)
 return 1
