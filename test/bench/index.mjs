@@ -15,7 +15,7 @@ const SCRIPTS = [
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'fleet.mjs', args: [], limitMs: 2 * 60_000 },
-  { file: 'redis-scale.mjs', args: [], limitMs: 6 * 60_000 },
+  { file: 'redis-scale.mjs', args: [], limitMs: 10 * 60_000 },
 ];
 
 const LIBRARIES = [

@@ -18,7 +18,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Fleets as `NxB` pairs, e.g. BENCH_SCALE_FLEETS=1x50,5x50. */
 function fleets() {
-  const text = process.env.BENCH_SCALE_FLEETS ?? '1x500,5x50,20x50,20x100,100x10';
+  const text = process.env.BENCH_SCALE_FLEETS ?? '1x500,5x50,20x50,20x100,100x10,100x20';
   return text.split(',').map((pair) => {
     const [replicas, breakers] = pair.trim().split('x').map(Number);
     if (!(replicas >= 1 && breakers >= 1)) throw new Error(`BENCH_SCALE_FLEETS: "${pair}" is not NxB`);
@@ -32,7 +32,10 @@ const BUSY_MS = 1_500;
 const config = {
   fleets: fleets(),
   rate: envInt('BENCH_SCALE_RATE', 20),
-  seconds: envInt('BENCH_SCALE_SECONDS', 6),
+  // Long enough for two reconciliations (5 s) in steady success, and for two of the longest holds of
+  // counts (a quarter of the 60 s window) at 1 % failures, so that periodic work is measured whole.
+  seconds: envInt('BENCH_SCALE_SECONDS', 12),
+  failureSeconds: envInt('BENCH_SCALE_FAILURE_SECONDS', 32),
   halfOpenSeconds: envInt('BENCH_SCALE_HALF_OPEN_SECONDS', 2),
   warmup: 2,
   freshSeconds: 3,
@@ -74,8 +77,12 @@ export async function run() {
       try {
         progress(`${name}: steady success, ${config.seconds} s`);
         const steadyResult = await steady(fleet, probe, { ...config, warmup: 1 });
-        progress(`${name}: 1 % failures, ${config.freshSeconds + config.warmup + config.seconds} s`);
-        const failuresResult = await failures(fleet, probe, { ...config, share: config.failureShare });
+        progress(`${name}: 1 % failures, ${config.freshSeconds + config.warmup + config.failureSeconds} s`);
+        const failuresResult = await failures(fleet, probe, {
+          ...config,
+          seconds: config.failureSeconds,
+          share: config.failureShare,
+        });
         progress(`${name}: half-open`);
         const halfOpenResult = await halfOpen(fleet, probe, { seconds: config.halfOpenSeconds });
         progress(`${name}: correlated trip`);

@@ -1,8 +1,10 @@
 // Per-unit figures, their growth with the fleet, and the extrapolation to fleets too large to run here.
-// A unit is one breaker on one replica. Each figure per unit (and per second, for steady traffic) is
-// fitted as a + b·N over the fleets measured, N being the replicas: b·N is the part that grows with the
-// fleet (reporters scanned per script, pub/sub fan-out), so a fleet's total is units · (a + b·N), which
-// grows faster than its size whenever b > 0.
+// A unit is one breaker on one replica. A per-unit figure (per second, for steady traffic) is fitted
+// over the fleets measured as a + b·N + c/B + p/N, N being the replicas and B the breakers of each:
+// a is what every unit costs; b·N what grows with the fleet (a scan of every replica's record, a
+// fan-out), so that a fleet's total grows faster than its size whenever b > 0; c/B a cost of each
+// store shared by its breakers (subscription checks, reconciliation reads, one script a round); p/N a
+// cost of each breaker shared by its replicas (a trip stored once for the fleet).
 
 /** One Redis: 100 000 simple commands a second, or one core of CPU time. */
 export const COMMAND_BUDGET = 100_000;
@@ -30,54 +32,103 @@ export function perUnit(redis, units, perSecond = true) {
   };
 }
 
-/**
- * Weighted least squares of y = a + b·x (weights w, the units measured, so that the large fleets,
- * whose figures are the least noisy, count most). A slope is kept only when it stands out of the
- * scatter (b > 2 standard errors); otherwise, and when the line falls with the fleet, the figure is
- * taken as flat: its weighted mean.
- */
-export function fit(points) {
-  const n = points.length;
-  const total = points.reduce((s, p) => s + p.w, 0);
-  if (n === 0 || total === 0) return { a: Number.NaN, b: 0 };
-  const w = points.map((p) => (p.w * n) / total);
-  const mx = points.reduce((s, p, i) => s + w[i] * p.x, 0) / n;
-  const my = points.reduce((s, p, i) => s + w[i] * p.y, 0) / n;
-  const sxx = points.reduce((s, p, i) => s + w[i] * (p.x - mx) ** 2, 0);
-  if (n < 3 || sxx === 0) return { a: my, b: 0 };
-  const b = points.reduce((s, p, i) => s + w[i] * (p.x - mx) * (p.y - my), 0) / sxx;
-  const a = my - b * mx;
-  const residual = points.reduce((s, p, i) => s + w[i] * (p.y - a - b * p.x) ** 2, 0) / (n - 2);
-  const se = Math.sqrt(residual / sxx);
-  if (b <= 0 || b < 2 * se) return { a: my, b: 0 };
-  return { a, b };
-}
-
 export function weightedMean(points) {
   const total = points.reduce((s, p) => s + p.w, 0);
   return total === 0 ? Number.NaN : points.reduce((s, p) => s + p.w * p.y, 0) / total;
 }
 
+/** The terms a figure may have besides its constant, with what each is multiplied by. */
+export const TERMS = {
+  perReplica: ({ replicas }) => replicas,
+  perStore: ({ breakers }) => 1 / breakers,
+  perBreaker: ({ replicas }) => 1 / replicas,
+};
+
+/** Solves the square system m·x = v by Gauss-Jordan elimination; returns x and the inverse of m. */
+function solve(m, v) {
+  const k = m.length;
+  const a = m.map((row, i) => [...row, v[i], ...Array.from({ length: k }, (_, j) => (i === j ? 1 : 0))]);
+  for (let c = 0; c < k; c++) {
+    let pivot = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(a[r][c]) > Math.abs(a[pivot][c])) pivot = r;
+    if (Math.abs(a[pivot][c]) < 1e-12) return undefined;
+    [a[c], a[pivot]] = [a[pivot], a[c]];
+    const d = a[c][c];
+    for (let j = 0; j < a[c].length; j++) a[c][j] /= d;
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = a[r][c];
+      for (let j = 0; j < a[r].length; j++) a[r][j] -= f * a[c][j];
+    }
+  }
+  return { x: a.map((row) => row[k]), inverse: a.map((row) => row.slice(k + 1)) };
+}
+
 /**
- * Fits every metric of `rows` ({ replicas, weight, units: per-unit figures }) and extrapolates to
- * `replicas × breakers`. `counted(N)` is the number of replicas whose units the figure is per (N, or
- * N − 1 for the replicas that wait in half-open). `slopes` may give a metric a slope measured another
- * way; when it is steeper than the fitted one, the intercept is refitted under it.
+ * Weighted least squares of y = a + Σ coef·term over `points` ({ replicas, breakers, y, w }; the
+ * weights are the units measured, so that the large fleets, whose figures are the least noisy, count
+ * most). A term is kept only when its coefficient is positive and stands out of the scatter (over two
+ * standard errors); the weakest is dropped and the rest refitted until every one left does. With no
+ * term left, the figure is taken as flat: its weighted mean.
  */
-export function extrapolate(rows, { replicas, breakers }, counted = (n) => n, slopes = {}) {
+export function fitTerms(points, names) {
+  const n = points.length;
+  const total = points.reduce((s, p) => s + p.w, 0);
+  if (n === 0 || total === 0) return { a: Number.NaN, coef: {} };
+  const w = points.map((p) => (p.w * n) / total);
+  let kept = [...names];
+  for (;;) {
+    if (kept.length === 0) return { a: weightedMean(points), coef: {} };
+    const k = kept.length + 1;
+    const rows = points.map((p) => [1, ...kept.map((name) => TERMS[name](p))]);
+    const m = Array.from({ length: k }, (_, i) =>
+      Array.from({ length: k }, (_, j) => rows.reduce((s, r, q) => s + w[q] * r[i] * r[j], 0)),
+    );
+    const v = Array.from({ length: k }, (_, i) => rows.reduce((s, r, q) => s + w[q] * r[i] * points[q].y, 0));
+    const solved = n - k >= 1 ? solve(m, v) : undefined;
+    if (solved === undefined) {
+      kept = kept.slice(0, -1);
+      continue;
+    }
+    const { x, inverse } = solved;
+    const predicted = (r) => r.reduce((t, xi, i) => t + xi * x[i], 0);
+    const residual = rows.reduce((s, r, q) => s + w[q] * (points[q].y - predicted(r)) ** 2, 0) / (n - k);
+    const strength = kept.map(
+      (_, i) => x[i + 1] / Math.sqrt(Math.max(residual * inverse[i + 1][i + 1], 1e-300)),
+    );
+    const weakest = strength.indexOf(Math.min(...strength));
+    if (strength[weakest] > 2)
+      return { a: x[0], coef: Object.fromEntries(kept.map((name, i) => [name, x[i + 1]])) };
+    kept = kept.filter((_, i) => i !== weakest);
+  }
+}
+
+/** A fitted figure at `replicas × breakers`, per unit. */
+export function valueAt(f, fleet) {
+  return Object.entries(f.coef).reduce((s, [name, c]) => s + c * TERMS[name](fleet), f.a);
+}
+
+/**
+ * Fits every metric of `rows` ({ replicas, breakers, weight, units: per-unit figures }) with the
+ * constant and `terms`, and extrapolates to `replicas × breakers`. `counted(N)` is the number of
+ * replicas whose units the figure is per (N, or N − 1 for the replicas that wait in half-open).
+ */
+export function extrapolate(rows, target, counted = (n) => n, terms = []) {
   const out = {};
   for (const [key] of METRICS) {
-    const points = rows.map((r) => ({ x: r.replicas, y: r.units[key], w: r.weight }));
-    let f = fit(points);
-    const given = slopes[key];
-    if (given !== undefined && given > f.b) {
-      f = { a: weightedMean(points.map((p) => ({ ...p, y: p.y - given * p.x }))), b: given };
-    }
-    const perUnitAtTarget = Math.max(0, f.a + f.b * replicas);
+    const points = rows.map((r) => ({
+      replicas: r.replicas,
+      breakers: r.breakers,
+      y: r.units[key],
+      w: r.weight,
+    }));
+    const f = fitTerms(points, terms);
+    const perUnitAtTarget = Math.max(0, valueAt(f, target));
+    const grows = (f.coef.perReplica ?? 0) * target.replicas;
     out[key] = {
       ...f,
-      total: counted(replicas) * breakers * perUnitAtTarget,
-      growth: perUnitAtTarget > 0 ? Math.min(1, Math.max(0, (f.b * replicas) / perUnitAtTarget)) : 0,
+      total: counted(target.replicas) * target.breakers * perUnitAtTarget,
+      growth: perUnitAtTarget > 0 ? Math.min(1, Math.max(0, grows / perUnitAtTarget)) : 0,
     };
   }
   return out;

@@ -5,12 +5,12 @@ import {
   COMMAND_BUDGET,
   extrapolate,
   fig,
-  fit,
+  fitTerms,
   mbps,
   perUnit,
   share,
   shares,
-  weightedMean,
+  valueAt,
 } from './model.mjs';
 import { LATE_INTERVALS, rows, scenarioSections } from './sections.mjs';
 
@@ -20,32 +20,40 @@ const usPerScript = (row) => row.r.redis.usecOfScripts / row.r.redis.scripts;
 function perScript(label, list) {
   const points = list
     .filter((x) => !x.short && x.r.redis.scripts > 0)
-    .map((x) => ({ x: x.m.replicas, y: usPerScript(x), w: x.r.redis.scripts }));
-  return growthRow(label, 'µs per script', fit(points));
+    .map((x) => ({
+      replicas: x.m.replicas,
+      breakers: x.m.breakers,
+      y: usPerScript(x),
+      w: x.r.redis.scripts,
+    }));
+  return growthRow(label, 'µs per script', fitTerms(points, ['perReplica']));
 }
 
-/**
- * What failures add to each script, against the fleet's size: the µs per script at 1 % failures
- * less those at steady success in the same fleet, which cancels what differs between fleets (the
- * machine's load, how many commands each read brings). Its slope, times the scripts per unit and
- * second, is the CPU that grows with the fleet at 1 % failures.
- */
-function failureCost(steady, fails) {
-  const pairs = fails
-    .map((f, i) => ({ f, s: steady[i] }))
-    .filter(({ f, s }) => !f.short && !s.short && f.r.redis.scripts > 0 && s.r.redis.scripts > 0);
-  const f = fit(
-    pairs.map(({ f, s }) => ({ x: f.m.replicas, y: usPerScript(f) - usPerScript(s), w: f.r.redis.scripts })),
-  );
-  const scripts = weightedMean(pairs.map(({ f }) => ({ y: f.u.scripts, w: f.m.replicas * f.m.breakers })));
-  return { fit: f, cpuSlope: f.b * scripts };
-}
-
+/** One figure's fit: its terms, and the share of it that grows with the fleet at each target. */
 function growthRow(label, figure, f) {
-  const at = (n) => Math.max(0, f.a + f.b * n);
-  const growth = (n) => (at(n) > 0 ? `${Math.round((100 * f.b * n) / at(n))} %` : '–');
-  return [label, figure, fig(f.a), fig(f.b), growth(100), growth(1_000)];
+  const growth = (target) => {
+    const at = valueAt(f, target);
+    return at > 0 ? `${Math.round((100 * (f.coef.perReplica ?? 0) * target.replicas) / at)} %` : '–';
+  };
+  const term = (name) => (f.coef[name] === undefined ? '–' : fig(f.coef[name]));
+  return [
+    label,
+    figure,
+    fig(f.a),
+    term('perReplica'),
+    term('perStore'),
+    term('perBreaker'),
+    ...TARGETS.map(growth),
+  ];
 }
+
+/** The terms each scenario's figures are fitted with (see model.mjs). */
+const TERMS_OF = {
+  steady: ['perReplica', 'perStore'],
+  failures: ['perReplica', 'perStore'],
+  halfOpen: ['perReplica', 'perStore'],
+  trip: ['perReplica', 'perBreaker'],
+};
 
 const TARGETS = [
   { replicas: 100, breakers: 1_000 },
@@ -69,21 +77,24 @@ export function buildReport({ measured, calibration, config, seconds, redisVersi
   const fitRows = (list) =>
     list
       .filter((x) => x.u !== undefined && !x.short)
-      .map((x) => ({ replicas: x.m.replicas, weight: x.m.replicas * x.m.breakers, units: x.u }));
+      .map((x) => ({
+        replicas: x.m.replicas,
+        breakers: x.m.breakers,
+        weight: x.m.replicas * x.m.breakers,
+        units: x.u,
+      }));
   const incr = calibration.cpuUsPerCommand;
-  const failing = failureCost(steady, fails);
-  const slopesOf = (list) => (list === fails ? { cpuUs: failing.cpuSlope } : {});
 
   const extrapolations = [];
   const targetResults = {};
   for (const target of TARGETS) {
     const at = `${num(target.replicas)} × ${num(target.breakers)}`;
-    for (const [label, list, counted] of [
-      ['steady success', steady, undefined],
-      ['1 % failures', fails, undefined],
-      ['half-open (leases)', half, (n) => n - 1],
+    for (const [label, list, counted, terms] of [
+      ['steady success', steady, undefined, TERMS_OF.steady],
+      ['1 % failures', fails, undefined, TERMS_OF.failures],
+      ['half-open (leases)', half, (n) => n - 1, TERMS_OF.halfOpen],
     ]) {
-      const x = extrapolate(fitRows(list), target, counted, slopesOf(list));
+      const x = extrapolate(fitRows(list), target, counted, terms);
       const s = shares(x);
       if (label === '1 % failures') targetResults[at] = s;
       extrapolations.push([
@@ -101,7 +112,7 @@ export function buildReport({ measured, calibration, config, seconds, redisVersi
     }
   }
   const tripTargets = TARGETS.map((target) => {
-    const x = extrapolate(fitRows(trip), target);
+    const x = extrapolate(fitRows(trip), target, undefined, TERMS_OF.trip);
     return { target, x, s: shares(x) };
   });
 
@@ -109,34 +120,37 @@ export function buildReport({ measured, calibration, config, seconds, redisVersi
     ...scenarioSections({ measured, config, steady, fails, half, trip }),
     {
       heading: 'Growth with the fleet',
-      text: "Each per-unit figure fitted as a + b·N over the fleets above (N replicas), weighted by their units. b·N is what grows with the fleet: a fleet's total is units × (a + b·N). A slope within two standard errors of zero, or a negative one, is taken as noise (b = 0, a = the weighted mean). CPU differs between fleets for reasons of its own (how many commands each of Redis's reads brings), so the CPU of 1 % failures takes, when it is steeper, the slope of what failures add to each script over steady success in the same fleet (the last row), times the scripts per unit and second. Each scenario runs for seconds, while the shared window spans a minute: hashes a script reads (failure reporters, count slices) are not yet as full as in a fleet that has run for a minute, so these slopes are lower bounds.",
+      text: "Each per-unit figure fitted over the fleets above as a + b·N + c/B + p/N (N replicas of B breakers), weighted by their units: a is what each unit costs; b·N what grows with the fleet, so that a fleet's total is units × (a + b·N + …) and grows faster than its size when b > 0; c/B a cost of each store, shared by its breakers (subscription checks, reconciliation reads, one script a round); p/N a cost of each breaker, shared by its replicas (a trip stored and published once). Steady scenarios are fitted with b and c, the trip with b and p. A term is kept only if positive and over two standard errors; the weakest is dropped and the rest refitted until each stands, and with none left the figure is flat (a, the weighted mean). The last columns give the share of b·N in the figure at each target fleet. A script carries every breaker of one replica that is due in a round (up to 100), so µs per script also follow how many are due together. Each scenario runs for seconds, while the shared window spans a minute: hashes a script reads (count slices) are not yet as full as in a fleet that has run for a minute.",
       table: {
-        columns: ['scenario', 'figure', 'a', 'b (per replica)', 'b·N share at N = 100', 'at N = 1,000'],
+        columns: [
+          'scenario',
+          'figure',
+          'a (per unit)',
+          'b (× N)',
+          'c (÷ B)',
+          'p (÷ N)',
+          ...TARGETS.map((t) => `b·N share at ${num(t.replicas)} × ${num(t.breakers)}`),
+        ],
         rows: [
-          ['steady success', steady],
-          ['1 % failures', fails],
-          ['half-open, per waiting unit', half],
-          ['correlated trip, per unit', trip],
+          ['steady success', steady, TERMS_OF.steady],
+          ['1 % failures', fails, TERMS_OF.failures],
+          ['half-open, per waiting unit', half, TERMS_OF.halfOpen],
+          ['correlated trip, per unit', trip, TERMS_OF.trip],
         ]
-          .flatMap(([label, list]) =>
+          .flatMap(([label, list, terms]) =>
             ['commands', 'cpuUs', 'deliveries'].map((key) => {
-              const x100 = extrapolate(fitRows(list), TARGETS[0], undefined, slopesOf(list))[key];
-              const x1000 = extrapolate(fitRows(list), TARGETS[1], undefined, slopesOf(list))[key];
-              return [
-                label,
-                key === 'cpuUs' ? 'CPU µs' : key,
-                fig(x100.a),
-                fig(x100.b),
-                `${Math.round(100 * x100.growth)} %`,
-                `${Math.round(100 * x1000.growth)} %`,
-              ];
+              const x = extrapolate(fitRows(list), TARGETS[0], undefined, terms)[key];
+              return growthRow(label, key === 'cpuUs' ? 'CPU µs' : key, x);
             }),
           )
-          .concat([
-            perScript('steady success', steady),
-            perScript('1 % failures', fails),
-            growthRow('1 % failures', 'µs per script over steady', failing.fit),
-          ]),
+          .concat(
+            [
+              ['steady success', steady],
+              ['1 % failures', fails],
+            ]
+              .filter(([, list]) => list.some((x) => x.r.redis.scripts > 0))
+              .map(([label, list]) => perScript(label, list)),
+          ),
       },
     },
     {

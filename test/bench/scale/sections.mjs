@@ -146,7 +146,7 @@ export function scenarioSections({ measured, config, steady, fails, half, trip }
     },
     {
       heading: '(2) 1 % failures',
-      text: `Breakers with ${options(RATE_OPTIONS)} (the rate rule on the default window of 100 calls, and the consecutive rule); 1 % of calls fail, drawn at random per call from a generator seeded per unit, so each run draws the same outcomes. Nothing should open. "Fresh": new breakers take failures from their first call for ${config.freshSeconds} s, as at a deploy; the breakers that open are counted. The cost is then measured for ${config.seconds} s, after ${config.warmup} s, on new breakers whose windows first hold 100 successful calls, as in a fleet that has been running ("later": breakers that opened then).`,
+      text: `Breakers with ${options(RATE_OPTIONS)} (the rate rule on the default window of 100 calls, and the consecutive rule); 1 % of calls fail, drawn at random per call from a generator seeded per unit, so each run draws the same outcomes. Nothing should open. "Fresh": new breakers take failures from their first call for ${config.freshSeconds} s, as at a deploy; the breakers that open are counted. The cost is then measured for ${config.failureSeconds} s, after ${config.warmup} s, on new breakers whose windows first hold 100 successful calls, as in a fleet that has been running ("later": breakers that opened then).`,
       table: steadyTable(fails, [
         { column: 'fresh: opened', value: (m, r) => `${r.trips.breakers} of ${num(m.breakers)}` },
         { column: 'unit openings', value: (_, r) => num(r.trips.opens) },
