@@ -33,17 +33,24 @@ export default defineConfig({
           testTimeout: 20_000,
           root: './test',
           include: ['**/*.test.ts'],
-          exclude: ['bench/**', 'soak/**', 'redis/topologies-store.test.ts', '**/node_modules/**'],
+          exclude: [
+            'bench/**',
+            'soak/**',
+            'redis/topologies-store.test.ts',
+            'redis/spread.test.ts',
+            '**/node_modules/**',
+          ],
         },
       },
       {
         resolve: { alias: aliases },
         test: {
-          // Redis Cluster and Sentinel failovers, timed to 100 ms: after the other files, one at a time.
-          name: 'topologies',
+          // Timed to milliseconds (Redis Cluster and Sentinel failovers within 100 ms, replicas' random
+          // waits of up to 20 ms): after the other files, one at a time.
+          name: 'timed',
           testTimeout: 20_000,
           root: './test',
-          include: ['redis/topologies-store.test.ts'],
+          include: ['redis/topologies-store.test.ts', 'redis/spread.test.ts'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },

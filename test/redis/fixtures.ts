@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { CircuitBreaker, type BreakerOptions } from '@breaker/core';
 import { RedisStore, type RedisStoreOptions } from '@breaker/redis';
 import { startRedis, until, type TestRedis } from './server.js';
@@ -78,4 +79,23 @@ export function watchProcess(cleanup: Cleanup): unknown[] {
     process.off('uncaughtException', onError);
   });
   return seen;
+}
+
+/** Reads how many times Redis ran each command since the last reset, scripts' inner commands included. */
+export async function commandCounts(admin: Redis): Promise<Record<string, number>> {
+  const info = await admin.info('commandstats');
+  const counts: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2]);
+  return counts;
+}
+
+/** Script calls: EVALSHA, and the EVAL that loads a script the server does not hold yet. */
+export const scripts = (counts: Record<string, number>): number => (counts.evalsha ?? 0) + (counts.eval ?? 0);
+
+/** A connection to `url` that reads command counts, from zero: Redis's statistics are reset first. */
+export async function counting(cleanup: Cleanup, url: string): Promise<Redis> {
+  const admin = new Redis(url);
+  cleanup.add(() => admin.disconnect());
+  await admin.config('RESETSTAT');
+  return admin;
 }

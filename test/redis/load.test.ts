@@ -2,22 +2,11 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker, type BreakerOptions } from '@breaker/core';
 import { RedisStore, type RedisStoreOptions } from '@breaker/redis';
-import { Cleanup, fail, privateRedis, replica, sleep, type Replica } from './fixtures.js';
+import { Cleanup, commandCounts, counting, fail, privateRedis, replica, scripts, sleep } from './fixtures.js';
 import { until } from './server.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-/** Reads how many times Redis ran each command since the last reset, scripts' inner commands included. */
-async function commandCounts(admin: Redis): Promise<Record<string, number>> {
-  const info = await admin.info('commandstats');
-  const counts: Record<string, number> = {};
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2]);
-  return counts;
-}
-
-/** Script calls: EVALSHA, and the EVAL that loads a script the server does not hold yet. */
-const scripts = (counts: Record<string, number>): number => (counts.evalsha ?? 0) + (counts.eval ?? 0);
 
 /** One store on `url` with `count` breakers named `${prefix}-0`, `${prefix}-1`, … */
 async function storeWith(
@@ -38,12 +27,7 @@ async function storeWith(
   return breakers;
 }
 
-async function operator(url: string): Promise<Redis> {
-  const admin = new Redis(url);
-  cleanup.add(() => admin.disconnect());
-  await admin.config('RESETSTAT');
-  return admin;
-}
+const operator = (url: string): Promise<Redis> => counting(cleanup, url);
 
 describe('RedisStore: its Redis work follows the breakers that need it', () => {
   it('50 breakers on one Redis: one script a round for all of them, not one per breaker', async () => {
@@ -129,23 +113,6 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
     expect((counts.hget ?? 0) + (counts.get ?? 0) + (counts.mget ?? 0)).toBeLessThanOrEqual(10);
   });
 
-  it('replicas tripping at the same moment store the trip once, and the script reads no clock', async () => {
-    const redis = await privateRedis(cleanup);
-    const options = { failureThreshold: 1, timeout: 5_000 };
-    const replicas: Replica[] = [];
-    for (let i = 0; i < 10; i++) replicas.push(await replica(cleanup, redis.url, 'burst', options));
-    const admin = await operator(redis.url);
-    await Promise.all(replicas.map((r) => fail(r.breaker)));
-    await until(() => replicas.every((r) => r.breaker.state === 'open'));
-    await sleep(100);
-    const counts = await commandCounts(admin);
-    expect(counts.publish).toBe(1);
-    // Ten scripts, one per replica, each reading TIME, before.
-    expect(scripts(counts)).toBeLessThanOrEqual(5);
-    expect(counts.time ?? 0).toBe(0);
-    expect(await admin.hget('{breaker:burst}:state', 'state')).toBe('open');
-  });
-
   it('without a quorum, failures leave no reporters hash to write and scan', async () => {
     const redis = await privateRedis(cleanup);
     const options = { failureRateThreshold: 50, window: { type: 'time', duration: 5_000 } } as const;
@@ -205,21 +172,5 @@ describe('RedisStore: its Redis work follows the breakers that need it', () => {
     expect(counts.zcount ?? 0).toBeGreaterThanOrEqual(1);
     expect(counts.zremrangebyscore ?? 0).toBe(0);
     await until(() => b.breaker.state === 'closed');
-  });
-
-  it("the open time ending on every replica at once: one replica's half-open is published, not every one's", async () => {
-    const redis = await privateRedis(cleanup);
-    const options = { failureThreshold: 1, timeout: 400 };
-    const replicas: Replica[] = [];
-    for (let i = 0; i < 5; i++) replicas.push(await replica(cleanup, redis.url, 'together', options));
-    await fail(replicas[0]!.breaker);
-    await until(() => replicas.every((r) => r.breaker.state === 'open'));
-    const admin = await operator(redis.url);
-    await until(() => replicas.every((r) => r.breaker.state === 'half-open'), 2_000);
-    await sleep(300);
-    const counts = await commandCounts(admin);
-    expect(counts.publish).toBe(1);
-    expect(scripts(counts)).toBeLessThanOrEqual(2);
-    expect(await admin.hget('{breaker:together}:state', 'state')).toBe('half-open');
   });
 });
