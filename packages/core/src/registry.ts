@@ -1,6 +1,7 @@
 import { CircuitBreaker } from './CircuitBreaker.js';
 import { Emitter, type StateChangeEvent } from './events.js';
 import { InvalidOptionError } from './errors.js';
+import type { BulkheadRejectedError } from './policies/BulkheadRejectedError.js';
 import { resolveOptions, withName, type BreakerOptions, type ResolvedOptions } from './options.js';
 import type { BreakerState } from './state.js';
 import { describe } from './validation.js';
@@ -30,7 +31,17 @@ export interface RegistryEvents {
    * and got the shared overflow `breaker` instead.
    */
   overflow: { name: string; breaker: CircuitBreaker };
+  /** An HTTP adapter's bulkhead for breaker `name` turned a request away (full, or out of time in its queue). */
+  'bulkhead-reject': { name: string; error: BulkheadRejectedError };
+  /**
+   * An HTTP adapter answered a request of breaker `name` with its `fallback`; `reason` is the fallback's
+   * (`open`, `half-open-busy`, `bulkhead-full`, `timeout` or `error`).
+   */
+  fallback: { name: string; reason: string };
 }
+
+/** The events an adapter reports through {@link BreakerRegistry.note}. */
+export type AdapterEvent = 'bulkhead-reject' | 'fallback';
 
 export const DEFAULT_REGISTRY_MAX_SIZE = 1_000;
 const REGISTRY = Symbol.for('@breaker/core/registry');
@@ -110,6 +121,14 @@ export class BreakerRegistry extends Emitter<RegistryEvents> {
     this.maxSize = maxSize;
     this.#defaults = defaults;
     this.#overrides = overrides;
+  }
+
+  /**
+   * Reports what an adapter did for a request of one of this registry's breakers, to the listeners of
+   * that event (metrics, traces); the HTTP adapters call it, applications have no need to.
+   */
+  note<K extends AdapterEvent>(event: K, payload: RegistryEvents[K]): void {
+    this.emit(event, payload);
   }
 
   /**

@@ -71,8 +71,10 @@ export function circuitBreaker<
       markBreakerAnswer(res);
       if (passErrors) return next(entry.httpError());
       if (fallback === undefined) return send(res, entry.answer());
+      const info = entry.info();
+      guard.fellBack(info);
       void runFallback(
-        () => fallback(req, res, entry.info()),
+        () => fallback(req, res, info),
         res,
         () => entry.answer(),
       );
@@ -92,6 +94,7 @@ export function circuitBreaker<
       const answer = (): HttpAnswer => timeoutAnswer(error);
       if (fallback === undefined) return asBreaker(() => send(res, answer()));
       const info: FallbackInfo = { reason: 'timeout', breaker: call.breaker.name, retryAfterMs: 0, error };
+      guard.fellBack(info);
       void asBreaker(() => runFallback(() => fallback(req, res, info), res, answer));
     });
     next();

@@ -49,7 +49,7 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
       markBreakerAnswer(ctx.res);
       if (passErrors) throw entry.httpError();
       if (fallback === undefined) return respond(ctx, entry.answer());
-      return runFallback(ctx, fallback, entry.info(), () => respond(ctx, entry.answer()));
+      return runFallback(guard, ctx, fallback, entry.info(), () => respond(ctx, entry.answer()));
     }
     const call = entry;
     ctx.state.breaker = call.info() satisfies RequestBreaker;
@@ -73,7 +73,7 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
       ctx.app.emit('error', error, ctx);
       const info: FallbackInfo = { reason: 'error', breaker: call.breaker.name, retryAfterMs: 0, error };
       // A fallback that fails too leaves the error to Koa's own handling.
-      return runFallback(ctx, fallback, info, () => {
+      return runFallback(guard, ctx, fallback, info, () => {
         throw error;
       });
     }
@@ -93,7 +93,7 @@ export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
       retryAfterMs: 0,
       error: timeout,
     };
-    return runFallback(ctx, fallback, info, () => respond(ctx, answer));
+    return runFallback(guard, ctx, fallback, info, () => respond(ctx, answer));
   };
 }
 
@@ -105,11 +105,13 @@ function statusOf(error: unknown): number {
 }
 
 async function runFallback(
+  guard: HttpGuard<Context>,
   ctx: Context,
   fallback: KoaFallback,
   info: FallbackInfo,
   onFailure: () => void,
 ): Promise<void> {
+  guard.fellBack(info);
   try {
     await fallback(ctx, info);
   } catch {

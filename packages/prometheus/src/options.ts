@@ -1,6 +1,13 @@
 import type { Registry } from 'prom-client';
 import { InvalidOptionError } from '@breaker/core';
-import { describeValue } from '@breaker/core/http';
+import {
+  BUCKETS_ALLOWED,
+  MAX_BREAKERS_ALLOWED,
+  checkOptionKeys,
+  invalidOption,
+  isBucketBounds,
+  isMaxBreakers,
+} from '@breaker/core/http';
 
 /** Options of {@link collectMetrics}. */
 export interface MetricsOptions {
@@ -45,28 +52,13 @@ const METRIC_NAME_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
 /** Checks the options once, when metrics are set up, and fills in the defaults. */
 export function resolveMetricsOptions(options: MetricsOptions | undefined): ResolvedMetricsOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new InvalidOptionError(
-      'options',
-      `Invalid ${CONTEXT} options: expected an object; received ${describeValue(options)}.`,
-    );
-  }
+  checkOptionKeys(CONTEXT, options, KNOWN, HINTS);
   const {
     register,
     prefix = DEFAULT_PREFIX,
     maxBreakers = DEFAULT_MAX_BREAKERS,
     buckets = DEFAULT_BUCKETS,
-    ...rest
   } = options ?? {};
-  const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) {
-    const hint = HINTS[unknown];
-    throw new InvalidOptionError(
-      unknown,
-      `Unknown ${CONTEXT} option "${unknown}"${hint === undefined ? '' : `; did you mean "${hint}"?`}` +
-        ` Known options: ${KNOWN.join(', ')}.`,
-    );
-  }
   if (register !== undefined && !isRegister(register)) {
     throw invalid('register', 'a prom-client Registry', register);
   }
@@ -77,22 +69,8 @@ export function resolveMetricsOptions(options: MetricsOptions | undefined): Reso
       prefix,
     );
   }
-  if (!Number.isInteger(maxBreakers) || maxBreakers < 1) {
-    throw invalid('maxBreakers', 'a whole number of at least 1', maxBreakers);
-  }
-  if (
-    !Array.isArray(buckets) ||
-    buckets.length === 0 ||
-    !buckets.every(
-      (bound, i) =>
-        typeof bound === 'number' &&
-        Number.isFinite(bound) &&
-        bound > 0 &&
-        (i === 0 || bound > buckets[i - 1]!),
-    )
-  ) {
-    throw invalid('buckets', 'a non-empty array of increasing positive numbers of seconds', buckets);
-  }
+  if (!isMaxBreakers(maxBreakers)) throw invalid('maxBreakers', MAX_BREAKERS_ALLOWED, maxBreakers);
+  if (!isBucketBounds(buckets)) throw invalid('buckets', BUCKETS_ALLOWED, buckets);
   return { register, prefix, maxBreakers, buckets: [...buckets] };
 }
 
@@ -111,9 +89,5 @@ function isRegister(value: unknown): value is Registry {
 
 /** An {@link InvalidOptionError} naming the option, what is allowed and what was received. */
 export function invalid(option: string, allowed: string, received: unknown): InvalidOptionError {
-  const shown = Array.isArray(received) ? JSON.stringify(received).slice(0, 60) : describeValue(received);
-  return new InvalidOptionError(
-    option,
-    `Invalid ${CONTEXT} option "${option}": expected ${allowed}; received ${shown}.`,
-  );
+  return invalidOption(CONTEXT, option, allowed, received);
 }

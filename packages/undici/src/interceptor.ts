@@ -20,6 +20,7 @@ import {
   describeValue as describe,
   isBusy,
   isReplayable,
+  noteRejections,
   parseRetryAfter,
   resolveHttpPolicies,
   takeSlot,
@@ -153,7 +154,10 @@ export function createInterceptor(
       : new KeyedCache<Limits>(
           registry.maxSize,
           (breakerName) => ({
-            bulkhead: limit === undefined ? undefined : makeBulkhead({ ...limit, name: breakerName, clock }),
+            bulkhead:
+              limit === undefined
+                ? undefined
+                : noteRejections(makeBulkhead({ ...limit, name: breakerName, clock }), registry, breakerName),
             retry: retryOptions === undefined ? undefined : new RetrySchedule(retryOptions, clock),
           }),
           (value) => value.bulkhead !== undefined && isBusy(value.bulkhead),

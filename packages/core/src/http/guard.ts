@@ -6,11 +6,22 @@ import { BreakerOpenError, CallTimeoutError } from '../errors.js';
 import { bulkhead as makeBulkhead, type BulkheadPolicy } from '../policies/BulkheadPolicy.js';
 import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
 import { KeyedCache, isBusy, takeSlot, type ReleaseSlot } from './bulkhead.js';
-import type { HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
+import type { BreakerRegistry } from '../registry.js';
+import type { FallbackInfo, HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions } from './options.js';
 import { resolveHttpOptions } from './options.js';
 import { Rejection } from './problem.js';
 
 const ANSWERED = Symbol.for('@breaker/core/answered');
+
+/** Has `bulkhead`'s rejections reported to `registry`'s listeners as `bulkhead-reject` of breaker `name`. */
+export function noteRejections(
+  bulkhead: BulkheadPolicy,
+  registry: BreakerRegistry,
+  name: string,
+): BulkheadPolicy {
+  bulkhead.on('reject', ({ error }) => registry.note('bulkhead-reject', { name, error }));
+  return bulkhead;
+}
 
 /** Marks a response as a breaker's own rejection, so an outer breaker does not count it. */
 export function markBreakerAnswer(res: ServerResponse): void {
@@ -44,12 +55,18 @@ export class HttpGuard<Req> {
     const limit = this.options.bulkhead;
     if (limit !== undefined) {
       const clock = this.options.breakerOptions.clock ?? systemClock;
+      const registry = this.options.registry;
       this.bulkheads = new KeyedCache(
-        this.options.registry.maxSize,
-        (name) => makeBulkhead({ ...limit, name, clock }),
+        registry.maxSize,
+        (name) => noteRejections(makeBulkhead({ ...limit, name, clock }), registry, name),
         isBusy,
       );
     }
+  }
+
+  /** Reports a fallback answer to the registry's listeners (metrics, traces); the adapters call it. */
+  fellBack(info: FallbackInfo): void {
+    this.options.registry.note('fallback', { name: info.breaker, reason: info.reason });
   }
 
   /** The name of this request's breaker: `name`, or `name:key`. */

@@ -5,6 +5,7 @@ export {
   RequestCall,
   isBreakerAnswer,
   markBreakerAnswer,
+  noteRejections,
   observeResponse,
   takeOver,
   type Entry,
@@ -54,5 +55,13 @@ export {
   type ProblemDetails,
   type RejectionReason,
 } from './problem.js';
+export {
+  BUCKETS_ALLOWED,
+  MAX_BREAKERS_ALLOWED,
+  checkOptionKeys,
+  invalidOption,
+  isBucketBounds,
+  isMaxBreakers,
+} from './metricOptions.js';
 export { parseRetryAfter, retryAfterSeconds } from './retryAfter.js';
 export { describe as describeValue } from '../validation.js';
