@@ -7,6 +7,9 @@ import { BreakerRegistry } from '@breaker/core';
 import { circuitBreaker } from '@breaker/express';
 import { dashboard } from '@breaker/dashboard';
 
+// `--otel` reports the breakers through OpenTelemetry as well, and prints what the SDK saw at the end.
+const otel = process.argv.includes('--otel');
+
 // The partner's script: up, then it hangs (never answers), then it answers 500s, then it is up again.
 const PHASES = [
   { until: 2_000, name: 'up' },
@@ -69,7 +72,9 @@ async function rates(req, res) {
   }
 }
 
+const telemetry = otel ? (await import('./otel.mjs')).startTelemetry(registry) : undefined;
 const app = express();
+if (telemetry !== undefined) app.use(telemetry.middleware);
 app.get('/rates', circuitBreaker({ ...guard, fallback: lastGoodRates }), rates);
 app.get('/rates/live', circuitBreaker(guard), rates);
 // A live page of the registry's breakers, for a browser to watch while the demo runs.
@@ -213,6 +218,7 @@ await Promise.all([timeline(), traffic()]);
 
 // The summary, then close everything.
 const stats = registry.get('partner').stats();
+await telemetry?.finish();
 breakersPage.close();
 registry.dispose();
 for (const server of [gatewayServer, partner]) {

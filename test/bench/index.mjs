@@ -1,4 +1,4 @@
-// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
+// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
 // in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ const SCRIPTS = [
   { file: 'memory.mjs', args: ['--expose-gc'], limitMs: 3 * 60_000 },
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
+  { file: 'otel.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'fleet.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'redis-scale.mjs', args: [], limitMs: 10 * 60_000 },
 ];
@@ -23,6 +24,8 @@ const LIBRARIES = [
   '@breaker/express',
   '@breaker/koa',
   '@breaker/redis',
+  '@breaker/opentelemetry',
+  '@opentelemetry/sdk-metrics',
   'opossum',
   'cockatiel',
   'mitata',

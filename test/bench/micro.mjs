@@ -47,7 +47,7 @@ const AsyncFunction = (async () => {}).constructor;
  * A loop of INNER awaited calls of `call`, compiled from source of its own so that V8 keeps the
  * type feedback of each subject apart; rejections are caught inside the loop.
  */
-function loop(label, call) {
+export function loop(label, call) {
   const body = new AsyncFunction(
     'call',
     `/* ${label} */ for (let i = 0; i < ${INNER}; i++) { try { await call(); } catch {} }`,
@@ -141,7 +141,7 @@ async function scenarios() {
 }
 
 /** ns per call of one round of one subject: mitata's median sample divided by INNER. */
-async function sample(run) {
+export async function sample(run) {
   const stats = await measure(run, {
     gc: false,
     batch_threshold: -1,
