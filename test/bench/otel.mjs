@@ -195,7 +195,16 @@ if (group === -1)
       const here = fileURLToPath(new URL('.', import.meta.url));
       const file = next !== undefined && !next.startsWith('--') ? next : join(here, 'RESULTS-otel.md');
       const rows = report.targets.map((t) => `| ${t.target} | ${t.figure} | ${t.met ? 'met' : 'MISSED'} |`);
-      const header = `# Breaker: OpenTelemetry instrumentation cost\n\n${new Date().toISOString()}, Node ${process.version}\n`;
+      let commit = 'unknown';
+      try {
+        commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+          cwd: here,
+          encoding: 'utf8',
+        }).trim();
+      } catch {
+        // Not a git checkout: the date and Node version still tell runs apart.
+      }
+      const header = `# Breaker: OpenTelemetry instrumentation cost\n\n${new Date().toISOString()}, commit ${commit}, Node ${process.version}\n`;
       writeFileSync(
         file,
         `${header}\n${renderReport(report)}\n\n## Targets\n\n| target | figure | verdict |\n| --- | ---: | --- |\n${rows.join('\n')}\n`,

@@ -120,6 +120,7 @@ export class Emitter<E extends object> {
     const next = list.filter((_, i) => i !== index);
     if (next.length === 0) delete listeners[name];
     else listeners[name] = next;
+    this.onListenerRemoved(name);
   }
 
   /** How many listeners wait for `name`. */
@@ -134,6 +135,9 @@ export class Emitter<E extends object> {
 
   /** Called after a listener is added; subclasses start work that only listeners need. */
   protected onListenerAdded(_name: keyof E): void {}
+
+  /** Called after a listener is removed. */
+  protected onListenerRemoved(_name: keyof E): void {}
 
   protected emit<K extends keyof E>(name: K, event: E[K]): void {
     const list = this.#listeners?.[name];
