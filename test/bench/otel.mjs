@@ -14,7 +14,19 @@ import { collectMetrics } from '@breaker/prometheus';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { loop, sample } from './micro.mjs';
-import { breathe, envInt, max, median, min, ns, progress, ratio, renderReport, runIfMain } from './lib.mjs';
+import {
+  breathe,
+  envInt,
+  max,
+  median,
+  min,
+  ns,
+  progress,
+  ratio,
+  renderReport,
+  runIfMain,
+  table,
+} from './lib.mjs';
 
 const ROUNDS = envInt('BENCH_OTEL_ROUNDS', 21);
 const WARMUP_ROUNDS = 2;
@@ -194,7 +206,6 @@ if (group === -1)
       const next = process.argv[at + 1];
       const here = fileURLToPath(new URL('.', import.meta.url));
       const file = next !== undefined && !next.startsWith('--') ? next : join(here, 'RESULTS-otel.md');
-      const rows = report.targets.map((t) => `| ${t.target} | ${t.figure} | ${t.met ? 'met' : 'MISSED'} |`);
       let commit = 'unknown';
       try {
         commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
@@ -204,11 +215,19 @@ if (group === -1)
       } catch {
         // Not a git checkout: the date and Node version still tell runs apart.
       }
-      const header = `# Breaker: OpenTelemetry instrumentation cost\n\n${new Date().toISOString()}, commit ${commit}, Node ${process.version}\n`;
-      writeFileSync(
-        file,
-        `${header}\n${renderReport(report)}\n\n## Targets\n\n| target | figure | verdict |\n| --- | ---: | --- |\n${rows.join('\n')}\n`,
-      );
+      const targets = table({
+        columns: ['target', 'figure', 'verdict'],
+        rows: report.targets.map((t) => [t.target, t.figure, t.met ? 'met' : 'MISSED']),
+        align: ['l', 'r', 'l'],
+      });
+      const document = [
+        '# Breaker: OpenTelemetry instrumentation cost',
+        `${new Date().toISOString()}, commit ${commit}, Node ${process.version}`,
+        renderReport(report),
+        '## Targets',
+        targets,
+      ].join('\n\n');
+      writeFileSync(file, `${document}\n`);
       progress(`written to ${file}`);
     }
     return report;
