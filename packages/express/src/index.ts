@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
 import {
   HttpGuard,
   Rejection,
@@ -30,16 +31,22 @@ declare global {
   }
 }
 
-/** Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the deadline. */
-export type ExpressFallback<
-  Req extends IncomingMessage = IncomingMessage,
-  Res extends ServerResponse = ServerResponse,
-> = (req: Req, res: Res, info: FallbackInfo) => unknown;
+/**
+ * Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the
+ * deadline. Its `req` and `res` are Express's `Request` and `Response` wherever the middleware is used
+ * (`app.use`, `app.use(path, …)`, a route, a `Router`), with the types of Express 4 or 5, whichever
+ * `@types/express` the application has.
+ */
+export type ExpressFallback<Req extends IncomingMessage = Request, Res extends ServerResponse = Response> = (
+  req: Req,
+  res: Res,
+  info: FallbackInfo,
+) => unknown;
 
 /** Options of {@link circuitBreaker}: the breaker's own, plus how to read requests and answer. */
 export interface ExpressBreakerOptions<
-  Req extends IncomingMessage = IncomingMessage,
-  Res extends ServerResponse = ServerResponse,
+  Req extends IncomingMessage = Request,
+  Res extends ServerResponse = Response,
 > extends HttpBreakerOptions<Req> {
   /** Answers instead of the 503 or 504 problem; if it throws, the problem answer goes out. */
   fallback?: ExpressFallback<Req, Res>;
@@ -47,8 +54,8 @@ export interface ExpressBreakerOptions<
 
 /** An Express 4 or 5 middleware. */
 export type ExpressMiddleware<
-  Req extends IncomingMessage = IncomingMessage,
-  Res extends ServerResponse = ServerResponse,
+  Req extends IncomingMessage = Request,
+  Res extends ServerResponse = Response,
 > = (req: Req, res: Res, next: (error?: unknown) => void) => void;
 
 /**
@@ -56,10 +63,9 @@ export type ExpressMiddleware<
  * While open or full it answers `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`,
  * without calling the handler.
  */
-export function circuitBreaker<
-  Req extends IncomingMessage = IncomingMessage,
-  Res extends ServerResponse = ServerResponse,
->(options?: ExpressBreakerOptions<Req, Res>): ExpressMiddleware<Req, Res> {
+export function circuitBreaker<Req extends IncomingMessage = Request, Res extends ServerResponse = Response>(
+  options?: ExpressBreakerOptions<Req, Res>,
+): ExpressMiddleware<Req, Res> {
   const guard = new HttpGuard<Req>(options, 'circuitBreaker() from @breaker/express');
   const fallback = options?.fallback;
   const passErrors = guard.options.onReject === 'error';
@@ -134,3 +140,17 @@ function send(res: ServerResponse, answer: HttpAnswer): void {
 }
 
 export type { FallbackInfo, FallbackReason, HttpOutcome, ProblemDetails } from '@breaker/core/http';
+
+/**
+ * The signal of the breaker guarding `req`: aborted at `callTimeout` or when the client hangs up. For a
+ * handler behind {@link circuitBreaker}; throws a `TypeError` for a request no breaker admitted.
+ */
+export function breakerSignal(req: IncomingMessage): AbortSignal {
+  const breaker = (req as { breaker?: RequestBreaker }).breaker;
+  if (breaker === undefined) {
+    throw new TypeError(
+      'breakerSignal(req): this request has no breaker; call it in a handler behind circuitBreaker() from @breaker/express.',
+    );
+  }
+  return breaker.signal;
+}

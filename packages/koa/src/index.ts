@@ -1,4 +1,4 @@
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, DefaultContext, DefaultState, Middleware, Next, ParameterizedContext } from 'koa';
 import type { CallTimeoutError } from '@breaker/core';
 import {
   HttpGuard,
@@ -21,13 +21,22 @@ export interface RequestBreaker {
   signal: AbortSignal;
 }
 
-/** Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the deadline, or on an error. */
-export type KoaFallback = (ctx: Context, info: FallbackInfo) => unknown;
+/**
+ * Answers in the handler's place: while open, while trial calls are busy, when the bulkhead is full, at the
+ * deadline, or on an error. Its `ctx` carries the application's own state and context types.
+ */
+export type KoaFallback<StateT = DefaultState, ContextT = DefaultContext> = (
+  ctx: ParameterizedContext<StateT, ContextT>,
+  info: FallbackInfo,
+) => unknown;
 
 /** Options of {@link circuitBreaker}: the breaker's own, plus how to read requests and answer. */
-export interface KoaBreakerOptions extends HttpBreakerOptions<Context> {
+export interface KoaBreakerOptions<
+  StateT = DefaultState,
+  ContextT = DefaultContext,
+> extends HttpBreakerOptions<ParameterizedContext<StateT, ContextT>> {
   /** Answers instead of the 503 or 504 problem, or of a failing handler's error; if it throws, the problem answer goes out. */
-  fallback?: KoaFallback;
+  fallback?: KoaFallback<StateT, ContextT>;
 }
 
 /**
@@ -35,9 +44,15 @@ export interface KoaBreakerOptions extends HttpBreakerOptions<Context> {
  * While open or full it answers `503` with `Retry-After` and an RFC 9457 problem, or calls `fallback`,
  * without calling `next`.
  */
-export function circuitBreaker(options?: KoaBreakerOptions): Middleware {
-  const guard = new HttpGuard<Context>(options, 'circuitBreaker() from @breaker/koa');
-  const fallback = options?.fallback;
+export function circuitBreaker<StateT = DefaultState, ContextT = DefaultContext>(
+  options?: KoaBreakerOptions<StateT, ContextT>,
+): Middleware<StateT, ContextT> {
+  // The application's own state and context types reach its callbacks; inside, any Koa context will do.
+  const guard = new HttpGuard<Context>(
+    options as KoaBreakerOptions | undefined,
+    'circuitBreaker() from @breaker/koa',
+  );
+  const fallback = options?.fallback as KoaFallback | undefined;
   const passErrors = guard.options.onReject === 'error';
 
   return async function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
