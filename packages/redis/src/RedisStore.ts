@@ -45,6 +45,8 @@ export interface RedisStoreEvents {
 
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
+/** Every this many reconciliations, breakers with no stored round are read whole. */
+const UNROUNDED_EVERY = 6;
 
 /**
  * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
@@ -74,6 +76,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** The server holds the subscription, as far as the last answer told. */
   #subscribed = false;
   #reconcileTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reconciliations so far. */
+  #reconciles = 0;
   readonly #publisher = new Publisher({
     connected: () => this.connected,
     store: (name, entry, state) => this.#store(name, entry, state),
@@ -142,7 +146,10 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** Quits the connections this store made (not a `client` you gave it, beyond its duplicate). */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.connected) this.#reports.flushNow();
+    if (this.connected) {
+      this.#reports.flushNow();
+      this.#publisher.flush();
+    }
     this.#closed = true;
     this.#reports.close();
     clearTimeout(this.#reconcileTimer);
@@ -214,6 +221,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
 
   #publish(name: string, entry: NameEntry, state: SharedState): void {
     if (entry.lastLocal === undefined || state.round > entry.lastLocal.round) entry.lastLocal = state;
+    // A state change empties the shared window: its totals are unknown until the next report.
+    entry.fleet = undefined;
     if (state.state !== 'closed') entry.active = true;
     if (!this.connected) return;
     // A quorum counts the replicas that reported failures: this replica's go first.
@@ -343,7 +352,8 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
           this.#client,
           names.map(([name]) => this.keys(name).round),
         );
-        const stale = staleNames(names, rounds);
+        // Now and then, the whole state of breakers with no round stored, which a round cannot vouch for.
+        const stale = staleNames(names, rounds, ++this.#reconciles % UNROUNDED_EVERY === 0);
         await Promise.all(stale.map((name) => this.#syncName(name)));
       } catch (error) {
         this.#fail(error);
@@ -368,8 +378,9 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
         // The fleet's newer state supersedes what this replica published before it: that is not to be
         // published again, after an outage or a refusal.
         entry.lastLocal = undefined;
-        // A new round: its trial permits are free to ask for at once.
+        // A new round: its trial permits are free to ask for at once, and its window's totals are unknown.
         entry.leaseAfter = 0;
+        entry.fleet = undefined;
         entry.leaseBackoff = LEASE_BACKOFF_MIN;
       }
       for (const replica of entry.replicas) replica.applyRemote(state);

@@ -103,21 +103,36 @@ export function sendReports(
   fail: (error: unknown) => void,
 ): void {
   const size = client instanceof Cluster ? 1 : REPORTS_PER_SCRIPT;
-  let script = { keys: [] as string[], args: [] as (string | number)[], entries: [] as NameEntry[] };
+  const empty = () => ({
+    keys: [] as string[],
+    args: [] as (string | number)[],
+    entries: [] as [string, NameEntry][],
+  });
+  let script = empty();
   const send = (): void => {
     const { keys, args, entries } = script;
-    script = { keys: [], args: [], entries: [] };
+    script = empty();
     if (entries.length === 0) return;
-    client
-      .breakerReport(keys.length, ...keys, ...settings, ...args)
-      .then((totals) => entries.forEach((entry, index) => (entry.fleet = fleetTotals(totals, index))), fail);
+    client.breakerReport(keys.length, ...keys, ...settings, ...args).then((totals) => {
+      entries.forEach(([name, entry], index) => {
+        entry.fleet = fleetTotals(totals, index);
+        // The script gives -1 for a breaker whose keys Redis could not work on; the others counted.
+        if (entry.fleet === undefined) {
+          fail(
+            new TypeError(
+              `Ignored the counts of "${name}": Redis holds a key of it that the store never writes.`,
+            ),
+          );
+        }
+      });
+    }, fail);
   };
   for (const [name, entry] of due) {
     const options = firstReplica(entry)?.options;
     const batch = entry.pending;
     if (options === undefined || batch === undefined) continue;
     addReport(script, keysOf(name), name, batch, options);
-    script.entries.push(entry);
+    script.entries.push([name, entry]);
     if (script.entries.length >= size) send();
   }
   send();

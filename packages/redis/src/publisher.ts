@@ -42,7 +42,8 @@ export class Publisher {
   readonly #unsent = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay = RETRY_MIN;
-  readonly #spread = new Set<ReturnType<typeof setTimeout>>();
+  /** Publications waiting out their random moment, each with what sends it. */
+  readonly #spread = new Map<ReturnType<typeof setTimeout>, () => void>();
   #closed = false;
 
   constructor(host: PublishHost) {
@@ -56,20 +57,29 @@ export class Publisher {
       this.#send(name, entry, state);
       return;
     }
-    const timer = setTimeout(() => {
+    const send = (): void => {
       this.#spread.delete(timer);
       // Superseded meanwhile, by another replica's same change or any newer change heard or made here.
       if (entry.remoteRound >= state.round || entry.lastLocal !== state) return;
       if (this.#host.connected()) this.#send(name, entry, state);
-    }, Math.random() * within);
+    };
+    const timer = setTimeout(send, Math.random() * within);
     timer.unref();
-    this.#spread.add(timer);
+    this.#spread.set(timer, send);
+  }
+
+  /** Sends now what waits out its random moment: the store is closing, and nothing may be left unsaid. */
+  flush(): void {
+    for (const [timer, send] of [...this.#spread]) {
+      clearTimeout(timer);
+      send();
+    }
   }
 
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    for (const timer of this.#spread) clearTimeout(timer);
+    for (const timer of this.#spread.keys()) clearTimeout(timer);
     this.#spread.clear();
   }
 

@@ -27,12 +27,13 @@ export function readsFleetWindow(options: ResolvedOptions): boolean {
 }
 
 /**
- * How long counts may wait before they go to Redis: {@link FAST_FLUSH_MS} when the failures or slow
- * calls they hold bring a rate rule within half of its threshold, or a quorum needs to know who saw
- * failures; otherwise a quarter of the window (250 ms to 15 s), as successes and failures well under
- * the threshold cannot make a rule fire. The batch is judged with the fleet's totals that the last
- * report returned, and on its own when it holds two failures or more (a single failure among a few
- * calls says little about a rate).
+ * How long counts may wait before they go to Redis: {@link FAST_FLUSH_MS} until a report has returned the
+ * fleet's totals (for a new breaker, and after every state change, which empties the shared window), when
+ * the failures or slow calls they hold bring a rate rule within half of its threshold, or when a quorum
+ * needs to know who saw failures; otherwise a quarter of the window (250 ms to 15 s), as successes and
+ * failures well under the threshold cannot make a rule fire. The batch is judged with the fleet's totals
+ * that the last report returned, and on its own when it holds two failures or more (a single failure
+ * among a few calls says little about a rate).
  */
 export function flushDelay(
   options: ResolvedOptions,
@@ -41,11 +42,15 @@ export function flushDelay(
   quorum: number,
 ): number {
   if (quorum > 1 && pending.failures > 0) return FAST_FLUSH_MS;
+  // Until a report has returned the fleet's totals (a new breaker, or a state change that emptied the
+  // shared window), nothing says how far the threshold is, and other replicas' successes must not lag
+  // behind one replica's failures in an empty window.
+  if (fleet === undefined) return FAST_FLUSH_MS;
   const near = (bad: number, fleetBad: number, threshold: number | undefined): boolean => {
     if (threshold === undefined || bad === 0) return false;
     const half = threshold / 2;
     if (bad >= 2 && bad * 100 >= half * pending.calls) return true;
-    return fleet !== undefined && (fleetBad + bad) * 100 >= half * (fleet.calls + pending.calls);
+    return (fleetBad + bad) * 100 >= half * (fleet.calls + pending.calls);
   };
   if (
     near(pending.failures, fleet?.failures ?? 0, options.failureRateThreshold) ||

@@ -22,9 +22,14 @@ export async function readRounds(client: Client, keys: string[]): Promise<(strin
 /**
  * The names whose whole stored state is to be read again: a round newer than any heard here (a
  * change that pub/sub missed), a value that is not a round (it is read and checked with the state, and
- * refused there), or a local change that has not reached Redis yet.
+ * refused there), or a local change that has not reached Redis yet; and, with `unrounded`, those with no
+ * round stored (a state an earlier version stored without one, or a round key Redis evicted).
  */
-export function staleNames(names: [string, NameEntry][], rounds: (string | null)[]): string[] {
+export function staleNames(
+  names: [string, NameEntry][],
+  rounds: (string | null)[],
+  unrounded = false,
+): string[] {
   const stale: string[] = [];
   names.forEach(([name, entry], index) => {
     const value = rounds[index] ?? null;
@@ -32,7 +37,10 @@ export function staleNames(names: [string, NameEntry][], rounds: (string | null)
       stale.push(name);
       return;
     }
-    if (value === null) return;
+    if (value === null) {
+      if (unrounded) stale.push(name);
+      return;
+    }
     const round = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
     if (!(Number.isSafeInteger(round) && round <= MAX_ROUND && round <= entry.remoteRound)) stale.push(name);
   });

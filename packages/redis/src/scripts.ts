@@ -90,6 +90,7 @@ return 1
  * round, on one Redis; one breaker a call on a Cluster, whose breakers live in different slots) and
  * applies each fleet's rate rule. The stored state is read only when a rule would fire, and the
  * reporters hash only when a quorum above 1 needs it; a window's expiry is renewed when a slice begins.
+ * A breaker whose keys Redis cannot work on fails alone, with -1 for its totals.
  * KEYS, per breaker: counts, reporters, state, probes, round.
  * ARGV: replica, ttlMs, channel, quorum, then per breaker: calls, failures, slow, sliceMs, buckets,
  *       name, minimumCalls, failureRate (-1: off), slowRate (-1: off), openMs.
@@ -101,8 +102,8 @@ local replica = ARGV[1]
 local ttl = ARGV[2]
 local channel = ARGV[3]
 local quorum = tonumber(ARGV[4])
-local out = {}
-for b = 0, #KEYS / 5 - 1 do
+
+local function report(b)
   local countsKey, reportersKey, stateKey, probesKey, roundKey =
     KEYS[b * 5 + 1], KEYS[b * 5 + 2], KEYS[b * 5 + 3], KEYS[b * 5 + 4], KEYS[b * 5 + 5]
   local a = 4 + b * 10
@@ -112,10 +113,10 @@ for b = 0, #KEYS / 5 - 1 do
   local sliceMs = tonumber(ARGV[a + 4])
   local buckets = tonumber(ARGV[a + 5])
   local slice = math.floor(now / sliceMs)
-  -- A slice's first count renews the window's expiry, which outlasts the window.
-  if redis.call('HINCRBY', countsKey, slice .. ':c', calls) == calls then
-    redis.call('PEXPIRE', countsKey, ttl)
-  end
+  -- A slice's first count renews the window's expiry, which outlasts the window; every count does when
+  -- the expiry is shorter than the window.
+  local created = redis.call('HINCRBY', countsKey, slice .. ':c', calls) == calls
+  if created or tonumber(ttl) <= sliceMs * (buckets + 1) then redis.call('PEXPIRE', countsKey, ttl) end
   if failures > 0 then
     redis.call('HINCRBY', countsKey, slice .. ':f', failures)
     -- Which replicas saw failures matters only to a quorum.
@@ -163,10 +164,15 @@ for b = 0, #KEYS / 5 - 1 do
       opened = 1
     end
   end
-  out[#out + 1] = totals.c
-  out[#out + 1] = totals.f
-  out[#out + 1] = totals.s
-  out[#out + 1] = opened
+  return { totals.c, totals.f, totals.s, opened }
+end
+
+local out = {}
+for b = 0, #KEYS / 5 - 1 do
+  -- A breaker whose keys hold what this store never writes (a string where a hash belongs) fails alone.
+  local ok, result = pcall(report, b)
+  if not ok then result = { -1, -1, -1, 0 } end
+  for _, value in ipairs(result) do out[#out + 1] = value end
 end
 return out
 `;
