@@ -203,6 +203,33 @@ describe('@breaker/opentelemetry: metrics', () => {
     );
   });
 
+  it('a breaker that leaves before any collection keeps its counts, and reset() never makes a counter go down', async () => {
+    const registry = new BreakerRegistry({ defaults: { failureThreshold: 1 } });
+    const { reader, options } = setUp();
+    running.push(instrument(registry, options));
+    await registry.get('brief').fire(() => 'ok');
+    registry.delete('brief');
+    let metrics = await reader.metrics();
+    expect(
+      valueOf(metrics.get('breaker.status'), { 'breaker.name': 'brief', 'breaker.state': 'closed' }),
+    ).toBe(0);
+    await registry.get('brief').fire(() => 'ok');
+    metrics = await reader.metrics();
+    expect(
+      valueOf(metrics.get('breaker.calls'), { 'breaker.name': 'brief', 'breaker.outcome': 'success' }),
+    ).toBe(2);
+    const kept = registry.get('kept');
+    for (let i = 0; i < 3; i++) await kept.fire(() => 'ok');
+    await reader.metrics();
+    kept.reset();
+    await kept.fire(() => 'ok');
+    metrics = await reader.metrics();
+    expect(
+      valueOf(metrics.get('breaker.calls'), { 'breaker.name': 'kept', 'breaker.outcome': 'success' }),
+    ).toBe(4);
+    expect(kept.stats().counts.successes).toBe(1);
+  });
+
   it('with delta temporality, a breaker that left is no longer reported after its last report in no state', async () => {
     class DeltaReader extends TestReader {
       override selectAggregationTemporality(): AggregationTemporality {
@@ -226,6 +253,8 @@ describe('@breaker/opentelemetry: metrics', () => {
     expect(valueOf(last.get('breaker.status'), { 'breaker.name': 'gone', 'breaker.state': 'closed' })).toBe(
       -1,
     );
+    // Reported in no state for a few more collections (the callback runs once per reader), then no more.
+    for (let i = 0; i < 4; i++) await reader.metrics();
     const later = await reader.metrics();
     expect(point(later.get('breaker.status'), { 'breaker.name': 'gone' })).toBeUndefined();
     expect(point(later.get('breaker.calls'), { 'breaker.name': 'gone' })).toBeUndefined();

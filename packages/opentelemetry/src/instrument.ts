@@ -4,6 +4,7 @@ import {
   CallTimeoutError,
   CircuitBreaker,
   type BreakerState,
+  type BreakerStats,
   type BulkheadRejectedError,
   type FallbackEvent,
 } from '@breaker/core';
@@ -37,9 +38,15 @@ interface Tracked extends Tallies {
   /** Attributes of the duration histogram, by outcome, made once the label is known. */
   timed: Record<'success' | 'failure' | 'timeout' | 'ignored', Attributes> | undefined;
   off: (() => void)[];
+  /** Calls counted before the breaker's `reset()`, which zeroes its own counts. */
+  carried: Totals;
+  /** The breaker's own counts at the last reading. */
+  last: Totals;
 }
 
 type Totals = Record<CallOutcome, number>;
+/** How many callbacks report a label in no state after its last breaker left (shared among readers). */
+const DEPARTED_REPORTS = 5;
 const noCalls = (): Totals => ({ success: 0, failure: 0, timeout: 0, rejected: 0, ignored: 0 });
 
 /**
@@ -61,8 +68,11 @@ export function instrument(target: InstrumentTarget, options?: InstrumentOptions
    * `__other__`) goes on from there, so no counter ever goes down.
    */
   const retired = new Map<string, { calls: Totals } & Tallies>();
-  /** Labels whose last breaker left: reported once more in no state, then no more. */
-  const departed = new Set<string>();
+  /**
+   * Labels whose last breaker left, with how many more callbacks report them in no state (the SDK runs
+   * the callback once per reader and collection), then no more.
+   */
+  const departed = new Map<string, number>();
 
   const status = meter.createObservableUpDownCounter(METRIC.status, {
     description:
@@ -125,9 +135,13 @@ export function instrument(target: InstrumentTarget, options?: InstrumentOptions
       transitions: new Map(),
       overflow: 0,
       off: [],
+      carried: noCalls(),
+      last: noCalls(),
     };
     entry.off.push(
       breaker.on('state-change', ({ from, to, reason, at }) => {
+        // reset() has zeroed the breaker's counts: what they held at the last reading carries on.
+        if (reason === 'reset') carryOver(entry);
         const key = `${from}|${to}|${reason}`;
         entry.transitions.set(key, (entry.transitions.get(key) ?? 0) + 1);
         o.onStateChange?.({
@@ -173,15 +187,18 @@ export function instrument(target: InstrumentTarget, options?: InstrumentOptions
     if (entry === undefined) return;
     tracked.delete(breaker);
     for (const off of entry.off) off();
-    const label = entry.label;
+    const totals = countsOf(breaker, entry);
+    // A breaker that leaves before any collection took its label still has counts to keep.
+    const counted = OUTCOMES.some((o) => totals[o] > 0) || entry.transitions.size > 0 || entry.overflow > 0;
+    const label = entry.label ?? (counted ? labelOf(entry, breaker.name) : undefined);
     if (label === undefined) return;
     let kept = retired.get(label);
     if (kept === undefined) {
       kept = { calls: noCalls(), transitions: new Map(), overflow: 0 };
       retired.set(label, kept);
     }
-    addTallies(kept, totalsOf(breaker), entry);
-    departed.add(label);
+    addTallies(kept, totals, entry);
+    departed.set(label, DEPARTED_REPORTS);
   }
 
   // The registry may drop a breaker without an event (`delete()`, `dispose()`): catch up at each collection.
@@ -217,7 +234,7 @@ export function instrument(target: InstrumentTarget, options?: InstrumentOptions
       const stats = breaker.stats();
       value.states[stats.state]++;
       if (stats.state === 'open') value.remaining = Math.max(value.remaining, stats.retryAfterMs / 1_000);
-      addTallies(value, totalsOf(breaker, stats), entry);
+      addTallies(value, countsOf(breaker, entry, stats), entry);
     }
     for (const [label, value] of perLabel) {
       departed.delete(label);
@@ -226,11 +243,12 @@ export function instrument(target: InstrumentTarget, options?: InstrumentOptions
     }
     // A series an SDK stops hearing of may keep its last value (with cumulative temporality): a label
     // whose breakers all left is reported once in no state, so it does not look open forever.
-    for (const label of departed) {
+    for (const [label, left] of departed) {
       for (const state of STATES) result.observe(status, 0, { [ATTR.name]: label, [ATTR.state]: state });
       result.observe(openRemaining, 0, { [ATTR.name]: label });
+      if (left <= 1) departed.delete(label);
+      else departed.set(label, left - 1);
     }
-    departed.clear();
     for (const [label, value] of perLabel) {
       for (const state of STATES) {
         result.observe(status, value.states[state], { [ATTR.name]: label, [ATTR.state]: state });
@@ -308,8 +326,8 @@ function addTallies(into: { calls: Totals } & Tallies, calls: Totals, tallies: T
   into.overflow += tallies.overflow;
 }
 
-/** A breaker's calls by outcome, from its stats (a timeout is counted as a failure there too). */
-function totalsOf(breaker: CircuitBreaker, stats = breaker.stats()): Totals {
+/** A breaker's own calls by outcome, from its stats (where a timeout is counted as a failure too). */
+function totalsOf(stats: BreakerStats): Totals {
   const { successes, failures, timeouts, rejections, ignored } = stats.counts;
   return {
     success: successes,
@@ -318,4 +336,23 @@ function totalsOf(breaker: CircuitBreaker, stats = breaker.stats()): Totals {
     rejected: rejections,
     ignored,
   };
+}
+
+/** Adds what the breaker's counts held at the last reading to what carries over its resets. */
+function carryOver(entry: Tracked): void {
+  for (const outcome of OUTCOMES) entry.carried[outcome] += entry.last[outcome];
+  entry.last = noCalls();
+}
+
+/**
+ * A breaker's calls by outcome since it was tracked, across its resets: counts that went down were
+ * zeroed by a `reset()` this instrumentation did not hear of (calls since the reading before it are lost).
+ */
+function countsOf(breaker: CircuitBreaker, entry: Tracked, stats = breaker.stats()): Totals {
+  const now = totalsOf(stats);
+  if (OUTCOMES.some((outcome) => now[outcome] < entry.last[outcome])) carryOver(entry);
+  entry.last = now;
+  const counted = noCalls();
+  for (const outcome of OUTCOMES) counted[outcome] = entry.carried[outcome] + now[outcome];
+  return counted;
 }

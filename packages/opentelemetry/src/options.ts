@@ -30,8 +30,8 @@ export interface InstrumentOptions {
   /**
    * Record every call's duration in the `breaker.call.duration` histogram (default `false`). Each call
    * then pays two clock reads and a histogram record, which the OpenTelemetry JS SDK makes cost about a
-   * microsecond (it hashes the attributes and finds the bucket on every record), ten times a closed
-   * call; every other figure is read from the breakers' own stats at collection and costs nothing per call.
+   * microsecond (it hashes the attributes and finds the bucket on every record), sixteen times a
+   * closed call; every other figure is read from the breakers' own stats at collection and costs nothing per call.
    */
   durations?: boolean;
   /** Add span events to the active span on rejections, timeouts, bulkhead rejections and fallbacks (default `true`). */

@@ -1,6 +1,7 @@
 import { trace, type Attributes } from '@opentelemetry/api';
 import type { BulkheadRejectedError, CircuitBreaker } from '@breaker/core';
 import { BreakerOpenError } from '@breaker/core';
+import { rejectionReason } from '@breaker/core/http';
 import { ATTR, SPAN_EVENT } from './attributes.js';
 
 /**
@@ -20,8 +21,8 @@ export function watchBreaker(breaker: CircuitBreaker): (() => void)[] {
     breaker.on('reject', ({ error }) =>
       addEvent(SPAN_EVENT.rejected, () => ({
         [ATTR.name]: name,
-        [ATTR.state]: error.state,
-        [ATTR.reason]: rejectionReason(error),
+        [ATTR.state]: breaker.state,
+        [ATTR.reason]: reasonOf(error),
         [ATTR.retryAfter]: error.retryAfterMs / 1_000,
       })),
     ),
@@ -36,9 +37,12 @@ export function watchBreaker(breaker: CircuitBreaker): (() => void)[] {
   ];
 }
 
-/** Why an open breaker turned a call away, in the words of the HTTP fallbacks. */
-function rejectionReason(error: BreakerOpenError): string {
-  return error.state === 'half-open' ? 'half-open-busy' : error.state;
+/**
+ * Why a breaker turned a call away: `open`, `half-open-busy` (its trial calls, or the share a recovery
+ * ramp admits, were taken) or `forced-open`.
+ */
+function reasonOf(error: BreakerOpenError): string {
+  return error.state === 'forced-open' ? 'forced-open' : rejectionReason(error);
 }
 
 /** A bulkhead turned a call of breaker `name` (or of no breaker) away. */
