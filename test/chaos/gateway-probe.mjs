@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { CALL_TIMEOUT_MS, LATENCY_SLACK_MS } from './plan.mjs';
+import { watchStalls } from '../harness/stalls.mjs';
 
 const timers = new Set();
 {
@@ -79,47 +80,18 @@ export function count(name) {
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
-// How late each tick of a 20 ms interval came, over the last 80 s. A loop that is behind delays every
-// step of an answer (a timer, then the I/O it starts, then the callbacks of that I/O), so a request can
-// be late by as much as the loop stalled, in all, while it waited: beyond that, the library made it late.
-const LAG_TICK_MS = 20;
-const LAG_SLOTS = 4_096;
-const lagAt = new Float64Array(LAG_SLOTS);
-const lagMs = new Float64Array(LAG_SLOTS);
-let lagNext = 0;
-let lastTick = performance.now();
 let pruned = 0;
-const lagTimer = setInterval(() => {
-  const now = performance.now();
-  // The set of timers would otherwise keep every timer ever made alive.
-  if (now - pruned > 1_000) {
-    pruned = now;
-    for (const timer of timers) if (timer._destroyed) timers.delete(timer);
-  }
-  lagAt[lagNext % LAG_SLOTS] = now;
-  lagMs[lagNext % LAG_SLOTS] = Math.max(0, now - lastTick - LAG_TICK_MS);
-  lagNext++;
-  lastTick = now;
-  judgeLate(false);
-}, LAG_TICK_MS);
-
-/**
- * The loop's stalls from `from` to `to`: the longest, and all of them together. A tick `lag` ms late
- * stood for a loop busy from `lag` ms before it came; only the part of that inside the window counts.
- */
-function stalls(from, to) {
-  let longest = 0;
-  let total = 0;
-  for (let i = Math.max(0, lagNext - LAG_SLOTS); i < lagNext; i++) {
-    const at = lagAt[i % LAG_SLOTS];
-    if (at < from) continue;
-    const lag = lagMs[i % LAG_SLOTS];
-    const inside = Math.max(0, Math.min(at, to) - Math.max(at - lag, from));
-    longest = Math.max(longest, inside);
-    total += inside;
-  }
-  return { longest, total };
-}
+const lagWatch = watchStalls({
+  onTick(now) {
+    // The set of timers would otherwise keep every timer ever made alive.
+    if (now - pruned > 1_000) {
+      pruned = now;
+      for (const timer of timers) if (timer._destroyed) timers.delete(timer);
+    }
+    judgeLate(false);
+  },
+});
+const stalls = lagWatch.stalls;
 
 const LIMIT_MS = CALL_TIMEOUT_MS + LATENCY_SLACK_MS;
 const HISTOGRAM_STEP_MS = 10;
@@ -305,7 +277,7 @@ export function serve({ name, server, describe, close, shutdownMs }) {
       process.exit(3);
     }, shutdownMs);
     hard.unref();
-    clearInterval(lagTimer);
+    lagWatch.stop();
     loopDelay.disable();
     await new Promise((resolve) => {
       server.close(() => resolve());
