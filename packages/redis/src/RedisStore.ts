@@ -45,8 +45,6 @@ export interface RedisStoreEvents {
 
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
-/** Every this many reconciliations, breakers with no stored round are read whole. */
-const UNROUNDED_EVERY = 6;
 
 /**
  * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
@@ -76,8 +74,6 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   /** The server holds the subscription, as far as the last answer told. */
   #subscribed = false;
   #reconcileTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Reconciliations so far. */
-  #reconciles = 0;
   readonly #publisher = new Publisher({
     connected: () => this.connected,
     store: (name, entry, state) => this.#store(name, entry, state),
@@ -352,8 +348,7 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
           this.#client,
           names.map(([name]) => this.keys(name).round),
         );
-        // Now and then, the whole state of breakers with no round stored, which a round cannot vouch for.
-        const stale = staleNames(names, rounds, ++this.#reconciles % UNROUNDED_EVERY === 0);
+        const stale = staleNames(names, rounds);
         await Promise.all(stale.map((name) => this.#syncName(name)));
       } catch (error) {
         this.#fail(error);

@@ -22,14 +22,10 @@ export async function readRounds(client: Client, keys: string[]): Promise<(strin
 /**
  * The names whose whole stored state is to be read again: a round newer than any heard here (a
  * change that pub/sub missed), a value that is not a round (it is read and checked with the state, and
- * refused there), or a local change that has not reached Redis yet; and, with `unrounded`, those with no
- * round stored (a state an earlier version stored without one, or a round key Redis evicted).
+ * refused there), or a local change that has not reached Redis yet. With no round stored there is
+ * nothing to adopt: most breakers never changed state.
  */
-export function staleNames(
-  names: [string, NameEntry][],
-  rounds: (string | null)[],
-  unrounded = false,
-): string[] {
+export function staleNames(names: [string, NameEntry][], rounds: (string | null)[]): string[] {
   const stale: string[] = [];
   names.forEach(([name, entry], index) => {
     const value = rounds[index] ?? null;
@@ -37,10 +33,7 @@ export function staleNames(
       stale.push(name);
       return;
     }
-    if (value === null) {
-      if (unrounded) stale.push(name);
-      return;
-    }
+    if (value === null) return;
     const round = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
     if (!(Number.isSafeInteger(round) && round <= MAX_ROUND && round <= entry.remoteRound)) stale.push(name);
   });
