@@ -1,10 +1,10 @@
 import { Cluster } from 'ioredis';
+import { MAX_ROUND } from '@breaker/core';
 import type { Client } from './commands.js';
 import type { NameEntry } from './session.js';
 
 /** The most keys one MGET reads. */
 const ROUNDS_PER_READ = 1_000;
-const MAX_ROUND = 2 ** 50;
 
 /**
  * The stored rounds under `keys`, in order (`null` where none is stored): on one Redis, one MGET per
