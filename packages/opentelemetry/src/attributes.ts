@@ -1,4 +1,3 @@
-import type { Attributes } from '@opentelemetry/api';
 import type { BreakerState, TransitionReason } from '@breaker/core';
 
 /**
@@ -49,6 +48,9 @@ export interface StateChangeRecord {
   reason: TransitionReason;
   /** Clock time of the change, in ms. */
   at: number;
-  /** The same, as OpenTelemetry attributes: `breaker.name`, `breaker.transition.from`, `.to` and `.reason`. */
-  attributes: Attributes;
+  /**
+   * The same, as OpenTelemetry attributes: `breaker.name`, `breaker.transition.from`, `.to` and `.reason`, all
+   * strings, so they fit a span's attributes and a log record's alike.
+   */
+  attributes: Record<(typeof ATTR)['name' | 'from' | 'to' | 'transitionReason'], string>;
 }
