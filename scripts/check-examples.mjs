@@ -338,7 +338,9 @@ function runBlock(block, out) {
   const path = join(dir, `${block.id}.mjs`);
   writeFileSync(path, `${head}\n${code}\n`);
   return new Promise((done) => {
-    const child = spawn(process.execPath, [path], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The Redis that this machine kind runs, unless the caller names another.
+    const env = { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+    const child = spawn(process.execPath, [path], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
