@@ -8,7 +8,7 @@ const aliases = [
   { find: /^@breaker\/core\/http$/, replacement: `${core}http/index.ts` },
   { find: /^@breaker\/core$/, replacement: `${core}index.ts` },
   {
-    find: /^@breaker\/(express|koa|undici|redis|prometheus|opentelemetry|dashboard)$/,
+    find: /^@breaker\/(express|koa|undici|redis|prometheus|opentelemetry|dashboard|drivers)$/,
     replacement: `${packages}$1/src/index.ts`,
   },
 ];

@@ -338,8 +338,13 @@ function runBlock(block, out) {
   const path = join(dir, `${block.id}.mjs`);
   writeFileSync(path, `${head}\n${code}\n`);
   return new Promise((done) => {
-    // The Redis that this machine kind runs, unless the caller names another.
-    const env = { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+    // The Redis and PostgreSQL that this machine kind runs, unless the caller names others.
+    const env = {
+      ...process.env,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      DATABASE_URL:
+        process.env.DATABASE_URL ?? `postgres://${process.env.PGUSER ?? 'root'}@127.0.0.1:5432/postgres`,
+    };
     const child = spawn(process.execPath, [path], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));

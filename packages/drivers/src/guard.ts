@@ -1,0 +1,162 @@
+import {
+  BreakerRegistry,
+  CircuitBreaker,
+  InvalidOptionError,
+  type BreakerOptions,
+  type Clock,
+} from '@breaker/core';
+import type { DriverRules } from './rules.js';
+
+/** Options of a pool guard: a breaker's options, or the breaker itself, and how to cancel. */
+export interface GuardOptions extends Omit<BreakerOptions, 'isFailure'> {
+  /** The breaker's name, in its errors, events and metrics. Required unless `breaker` is given. */
+  name?: string;
+  /** Whether an error counts against the breaker. Default: the driver's rules (`pg.isFailure`…). */
+  isFailure?: (error: unknown) => boolean;
+  /** Take the breaker from this registry (made on first use, with these options), so collectors see it. */
+  registry?: BreakerRegistry;
+  /** Use this breaker as it is; no other breaker option may be given with it. */
+  breaker?: CircuitBreaker;
+  /**
+   * Milliseconds a query the breaker gave up on (its `callTimeout`, or the caller's abort) may take to end
+   * after it was cancelled; past that its connection is destroyed rather than given back to the pool.
+   * Default `5000`.
+   */
+  cancelGrace?: number;
+}
+
+/** Per call: the caller's own signal (a client that hung up, say). */
+export interface QueryOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export const DEFAULT_CANCEL_GRACE = 5_000;
+const GUARD_KEYS = new Set(['registry', 'breaker', 'cancelGrace']);
+
+export interface ResolvedGuard {
+  breaker: CircuitBreaker;
+  cancelGrace: number;
+  clock: Clock;
+}
+
+/** The breaker and settings of a guard, checked as a breaker's options are. */
+export function resolveGuard(driver: string, rules: DriverRules, options: GuardOptions): ResolvedGuard {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(
+      'options',
+      `Invalid ${driver} guard options: expected an object; received ${String(options)}.`,
+    );
+  }
+  const { registry, breaker, cancelGrace = DEFAULT_CANCEL_GRACE, ...breakerOptions } = options;
+  if (typeof cancelGrace !== 'number' || !Number.isFinite(cancelGrace) || cancelGrace < 0) {
+    throw new InvalidOptionError(
+      'cancelGrace',
+      `Invalid ${driver} guard option "cancelGrace": expected a number of milliseconds of at least 0; received ${String(cancelGrace)}.`,
+    );
+  }
+  if (breaker !== undefined) {
+    if (!(breaker instanceof CircuitBreaker)) {
+      throw new InvalidOptionError(
+        'breaker',
+        `Invalid ${driver} guard option "breaker": expected a CircuitBreaker.`,
+      );
+    }
+    const extra = Object.keys(options).filter((key) => !GUARD_KEYS.has(key));
+    if (extra.length > 0 || registry !== undefined) {
+      const named = registry !== undefined ? 'registry' : (extra[0] ?? '');
+      throw new InvalidOptionError(
+        named,
+        `Invalid ${driver} guard option "${named}": a guard given a breaker takes no breaker options; set them on the breaker.`,
+      );
+    }
+    return { breaker, cancelGrace, clock: breaker.options.clock };
+  }
+  const { name, ...rest } = breakerOptions;
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidOptionError(
+      'name',
+      `Invalid ${driver} guard option "name": expected a non-empty string; received ${String(name)}.`,
+    );
+  }
+  const withRules = { ...rest, isFailure: rest.isFailure ?? rules.isFailure };
+  if (registry !== undefined && !(registry instanceof BreakerRegistry)) {
+    throw new InvalidOptionError(
+      'registry',
+      `Invalid ${driver} guard option "registry": expected a BreakerRegistry.`,
+    );
+  }
+  const made =
+    registry !== undefined ? registry.get(name, withRules) : new CircuitBreaker({ ...withRules, name });
+  return { breaker: made, cancelGrace, clock: made.options.clock };
+}
+
+/**
+ * Runs `work` once `signal` aborts (at once if it has), and returns a function that removes the listener. The
+ * listener never outlives the call.
+ */
+export function onAbort(signal: AbortSignal, work: () => void): () => void {
+  if (signal.aborted) {
+    work();
+    return () => {};
+  }
+  signal.addEventListener('abort', work, { once: true });
+  return () => signal.removeEventListener('abort', work);
+}
+
+/** One query on a connection the guard holds, as a driver runs, stops, gives back or destroys it. */
+export interface HeldQuery<R> {
+  /** The connection, for its 'error' event while held. */
+  readonly connection: {
+    on?(event: 'error', listener: (error: Error) => void): unknown;
+    removeListener?(event: 'error', listener: (error: Error) => void): unknown;
+  };
+  start(): Promise<R>;
+  /** Asks the server to stop the query. Never throws. */
+  cancel(): void;
+  /** Gives the connection back, or destroys it: `lost` when it reported an error while held. */
+  end(error: unknown, lost: boolean): void;
+  /** Destroys the connection: the query did not end within the grace period. */
+  destroy(): void;
+}
+
+/**
+ * Runs a query on a held connection. When `signal` aborts, the query is cancelled and given `cancelGrace` ms
+ * to end before its connection is destroyed. The connection's 'error' event is heard while it is held (with no
+ * listener it would crash the process).
+ */
+export async function runHeld<R>(held: HeldQuery<R>, signal: AbortSignal, guard: ResolvedGuard): Promise<R> {
+  const { clock, cancelGrace } = guard;
+  let settled = false;
+  let destroyed = false;
+  let lost = false;
+  let graceTimer: ReturnType<Clock['setTimeout']> | undefined;
+  const onLost = () => (lost = true);
+  held.connection.on?.('error', onLost);
+  const stopListening = onAbort(signal, () => {
+    held.cancel();
+    graceTimer = clock.setTimeout(
+      () => {
+        if (settled) return;
+        destroyed = true;
+        held.destroy();
+      },
+      cancelGrace,
+      { unref: true },
+    );
+  });
+  const end = (error?: unknown) => {
+    settled = true;
+    stopListening();
+    held.connection.removeListener?.('error', onLost);
+    if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
+    if (!destroyed) held.end(error, lost);
+  };
+  try {
+    const result = await held.start();
+    end();
+    return result;
+  } catch (error) {
+    end(error);
+    throw error;
+  }
+}
