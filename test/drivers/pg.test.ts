@@ -2,7 +2,9 @@
 // that it drops at the end, with faults put between the driver and the server by a TCP proxy.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BreakerOpenError, CallTimeoutError } from '@breaker/core';
+import { Registry } from 'prom-client';
+import { BreakerOpenError, BreakerRegistry, CallTimeoutError } from '@breaker/core';
+import { collectMetrics } from '@breaker/prometheus';
 import { guardPool, pg as pgRules } from '@breaker/drivers';
 import { startFaultProxy, type FaultProxy } from '../harness/faultProxy.js';
 import { sleep, until } from './wait.js';
@@ -166,5 +168,20 @@ describe('@breaker/drivers with node-postgres', () => {
     expect(await until(async () => pool.totalCount === 0, 2_000)).toBe(true);
     proxy.mode('pass');
     expect((await db.query<{ n: number }>('SELECT 4 AS n')).rows).toEqual([{ n: 4 }]);
+  });
+
+  it('takes its breaker from a registry, where the collectors see it like any other', async () => {
+    const registry = new BreakerRegistry();
+    const register = new Registry();
+    const metrics = collectMetrics(registry, { register });
+    const db = guardPool(newPool(), { name: 'orders-db', registry, failureThreshold: 2 });
+    expect(registry.get('orders-db')).toBe(db.breaker);
+    await db.query('SELECT 1');
+    await db.query('SELEC 1').catch(() => {});
+    const text = await register.metrics();
+    expect(text).toMatch(/breaker_calls_total\{breaker="orders-db",outcome="success"\} 1/);
+    expect(text).toMatch(/breaker_calls_total\{breaker="orders-db",outcome="ignored"\} 1/);
+    expect(text).toMatch(/breaker_state\{breaker="orders-db",state="closed"\} 1/);
+    metrics.stop();
   });
 });
