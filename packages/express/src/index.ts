@@ -94,14 +94,14 @@ export function circuitBreaker<Req extends IncomingMessage = Request, Res extend
     call.startDeadline((error) => {
       // Once the answer has begun it is the handler's to finish; the breaker has counted the failure.
       if (res.headersSent) return call.abort(error);
-      const asBreaker = takeOver(res);
+      const breakerRes = takeOver(res);
       // The handler learns of the deadline only once the answer is out, so its reaction cannot race it.
       res.once('close', () => call.abort(error));
       const answer = (): HttpAnswer => timeoutAnswer(error);
-      if (fallback === undefined) return asBreaker(() => send(res, answer()));
+      if (fallback === undefined) return send(breakerRes, answer());
       const info: FallbackInfo = { reason: 'timeout', breaker: call.breaker.name, retryAfterMs: 0, error };
       guard.fellBack(info);
-      void asBreaker(() => runFallback(() => fallback(req, res, info), res, answer));
+      void runFallback(() => fallback(req, breakerRes, info), breakerRes, answer);
     });
     next();
   };

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
 import { systemClock, type TimerHandle } from '../clock.js';
@@ -343,14 +342,17 @@ const LOCKED = [
   'write',
   'end',
 ] as const;
-const owner = new AsyncLocalStorage<ServerResponse>();
+
+/** The response whose breaker answer is running a write now, synchronously (see {@link takeOver}). */
+let answering: ServerResponse | undefined;
 
 /**
  * Takes a response away from a handler that missed its deadline: from now on its writes and header
- * changes are dropped instead of throwing or sending twice. The returned function runs the
- * breaker's own answer (a fallback, say), whose writes, even after an `await`, still go out.
+ * changes are dropped instead of throwing or sending twice. Returns the response for the breaker's own
+ * answer (a fallback, say): a view whose writes still go out, even after an `await`. Nothing here
+ * reaches beyond this one response (no async context, no process-wide hook).
  */
-export function takeOver(res: ServerResponse): <T>(answer: () => T) => T {
+export function takeOver<R extends ServerResponse>(res: R): R {
   // A write after the end emits 'error' on the response; with no listener that would crash the process.
   res.on('error', () => {});
   const target = res as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -358,11 +360,42 @@ export function takeOver(res: ServerResponse): <T>(answer: () => T) => T {
     const original = target[method];
     if (typeof original !== 'function') continue;
     target[method] = function (this: ServerResponse, ...args: unknown[]) {
-      if (owner.getStore() === res) return original.apply(this, args);
+      if (answering === res) return original.apply(this, args);
       const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
       if (method === 'end' && callback !== undefined) queueMicrotask(callback);
       return method === 'write' ? true : this;
     };
   }
-  return (answer) => owner.run(res, answer);
+  // Every method called through the view runs on the response itself (Node's own code compares the
+  // response with its socket's), with the response's writes open for as long as the call lasts; one
+  // that returns the response returns the view, so `res.status(503).json(...)` stays the breaker's.
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+  const view: R = new Proxy(res, {
+    get(response, property) {
+      const value: unknown = Reflect.get(response, property, response);
+      if (typeof value !== 'function') return value;
+      let wrapper = wrappers.get(property);
+      if (wrapper === undefined) {
+        wrapper = function (...args: unknown[]) {
+          const previous = answering;
+          answering = res;
+          try {
+            const result: unknown = (Reflect.get(response, property, response) as typeof value).apply(
+              response,
+              args,
+            );
+            return result === response ? view : result;
+          } finally {
+            answering = previous;
+          }
+        };
+        wrappers.set(property, wrapper);
+      }
+      return wrapper;
+    },
+    set(response, property, value) {
+      return Reflect.set(response, property, value, response);
+    },
+  });
+  return view;
 }
