@@ -92,9 +92,10 @@ export function resolveGuard(driver: string, rules: DriverRules, options: GuardO
 
 /**
  * Runs `work` once `signal` aborts (at once if it has), and returns a function that removes the listener. The
- * listener never outlives the call.
+ * listener never outlives the call. A call nothing can abort has no signal: none is made for it.
  */
-export function onAbort(signal: AbortSignal, work: () => void): () => void {
+function watch(signal: AbortSignal | undefined, work: () => void): () => void {
+  if (signal === undefined) return () => {};
   if (signal.aborted) {
     work();
     return () => {};
@@ -124,7 +125,11 @@ export interface HeldQuery<R> {
  * to end before its connection is destroyed. The connection's 'error' event is heard while it is held (with no
  * listener it would crash the process).
  */
-export async function runHeld<R>(held: HeldQuery<R>, signal: AbortSignal, guard: ResolvedGuard): Promise<R> {
+export function runHeld<R>(
+  held: HeldQuery<R>,
+  signal: AbortSignal | undefined,
+  guard: ResolvedGuard,
+): Promise<R> {
   const { clock, cancelGrace } = guard;
   let settled = false;
   let destroyed = false;
@@ -132,7 +137,7 @@ export async function runHeld<R>(held: HeldQuery<R>, signal: AbortSignal, guard:
   let graceTimer: ReturnType<Clock['setTimeout']> | undefined;
   const onLost = () => (lost = true);
   held.connection.on?.('error', onLost);
-  const stopListening = onAbort(signal, () => {
+  const stopListening = watch(signal, () => {
     held.cancel();
     graceTimer = clock.setTimeout(
       () => {
@@ -151,12 +156,37 @@ export async function runHeld<R>(held: HeldQuery<R>, signal: AbortSignal, guard:
     if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
     if (!destroyed) held.end(error, lost);
   };
+  let running: Promise<R>;
   try {
-    const result = await held.start();
-    end();
-    return result;
+    running = held.start();
   } catch (error) {
     end(error);
-    throw error;
+    return Promise.reject(error);
   }
+  // Plain reactions rather than an async function: a query pays no more promise steps than the pool's own.
+  return running.then(
+    (result) => {
+      end();
+      return result;
+    },
+    (error: unknown) => {
+      end(error);
+      throw error;
+    },
+  );
+}
+
+/**
+ * Runs `work` with the call's signal, or with none when nothing can abort the call (no `callTimeout`, no
+ * caller signal): reading a call's signal makes an AbortController, a cost a plain query need not pay.
+ */
+export function fireGuarded<R>(
+  breaker: CircuitBreaker,
+  callerSignal: AbortSignal | undefined,
+  work: (signal: AbortSignal | undefined) => Promise<R>,
+): Promise<R> {
+  if (callerSignal === undefined && breaker.options.callTimeout === undefined) {
+    return breaker.fire(() => work(undefined));
+  }
+  return breaker.fire(({ signal }) => work(signal), { signal: callerSignal });
 }

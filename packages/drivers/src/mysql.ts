@@ -1,5 +1,5 @@
 import type { CircuitBreaker, Clock } from '@breaker/core';
-import { resolveGuard, runHeld, type GuardOptions, type QueryOptions } from './guard.js';
+import { fireGuarded, resolveGuard, runHeld, type GuardOptions, type QueryOptions } from './guard.js';
 import { mysql } from './tables.js';
 
 /** What the guard needs of a mysql2 connection from `mysql2/promise` (`PoolConnection`). */
@@ -67,11 +67,19 @@ export function guardMysql<C extends MysqlConnectionLike>(
       });
   }
 
-  async function run(sql: string, values: unknown, signal: AbortSignal): Promise<MysqlResultOf<C>> {
-    const connection = await pool.getConnection();
-    if (signal.aborted) {
+  function run(sql: string, values: unknown, signal: AbortSignal | undefined): Promise<MysqlResultOf<C>> {
+    return pool.getConnection().then((connection) => onConnection(connection, sql, values, signal));
+  }
+
+  function onConnection(
+    connection: C,
+    sql: string,
+    values: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<MysqlResultOf<C>> {
+    if (signal?.aborted === true) {
       connection.release();
-      throw signal.reason;
+      return Promise.reject(signal.reason as Error);
     }
     return runHeld(
       {
@@ -97,7 +105,7 @@ export function guardMysql<C extends MysqlConnectionLike>(
     breaker,
     pool,
     query(sql: string, values?: unknown, queryOptions?: QueryOptions): Promise<MysqlResultOf<C>> {
-      return breaker.fire(({ signal }) => run(sql, values, signal), { signal: queryOptions?.signal });
+      return fireGuarded(breaker, queryOptions?.signal, (signal) => run(sql, values, signal));
     },
   });
 }

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { CircuitBreaker } from '@breaker/core';
-import { resolveGuard, runHeld, type GuardOptions, type QueryOptions } from './guard.js';
+import { fireGuarded, resolveGuard, runHeld, type GuardOptions, type QueryOptions } from './guard.js';
 import { pg } from './tables.js';
 
 /** What the guard needs of a node-postgres client (`pg.PoolClient`). */
@@ -100,15 +100,23 @@ export function guardPg<C extends PgClientLike>(
   const guard = resolveGuard('pg', pg, options);
   const { breaker } = guard;
 
-  async function run<Row>(
+  function run<Row>(
     text: string,
     values: unknown[] | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<PgQueryResult<Row>> {
-    const client = await pool.connect();
-    if (signal.aborted) {
+    return pool.connect().then((client) => onClient<Row>(client, text, values, signal));
+  }
+
+  function onClient<Row>(
+    client: C,
+    text: string,
+    values: unknown[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PgQueryResult<Row>> {
+    if (signal?.aborted === true) {
       client.release();
-      throw signal.reason;
+      return Promise.reject(signal.reason as Error);
     }
     return runHeld(
       {
@@ -140,7 +148,7 @@ export function guardPg<C extends PgClientLike>(
       values?: unknown[],
       queryOptions?: QueryOptions,
     ): Promise<PgQueryResult<Row>> {
-      return breaker.fire(({ signal }) => run<Row>(text, values, signal), { signal: queryOptions?.signal });
+      return fireGuarded(breaker, queryOptions?.signal, (signal) => run<Row>(text, values, signal));
     },
   });
 }
