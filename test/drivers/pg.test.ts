@@ -158,6 +158,17 @@ describe('@breaker/drivers with node-postgres', () => {
     expect(db.breaker.stats().counts).toMatchObject({ failures: 0, ignored: 1 });
   });
 
+  it('fails a query slowed past callTimeout and cancels it, then serves the next at full speed', async () => {
+    const db = guardPool(newPool({ max: 2 }), { name: 'slowed', callTimeout: 300, failureThreshold: 5 });
+    await db.query('SELECT 1');
+    proxy.mode('slow', { delayMs: 400 });
+    await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(CallTimeoutError);
+    proxy.mode('pass');
+    expect((await db.query<{ n: number }>('SELECT 6 AS n')).rows).toEqual([{ n: 6 }]);
+    expect(db.breaker.stats().counts).toMatchObject({ successes: 2, failures: 1, timeouts: 1 });
+    expect(db.breaker.state).toBe('closed');
+  });
+
   it('destroys a client whose query never ends after the cancel (a stalled network), without leaking it', async () => {
     const pool = newPool({ max: 1 });
     const db = guardPool(pool, { name: 'stalled', callTimeout: 200, cancelGrace: 300 });
