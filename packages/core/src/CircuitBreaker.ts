@@ -27,6 +27,8 @@ export interface FireOptions {
 
 /** A call admitted by {@link CircuitBreaker.acquire}; report its outcome exactly once (later reports are ignored). */
 export interface CallPermit {
+  /** Clock time at which the call was admitted (the breaker's `clock`), from which its duration counts. */
+  readonly start: number;
   /** The call succeeded. */
   success(): void;
   /**

@@ -8,9 +8,11 @@ import {
   observeResponse,
   timeoutAnswer,
   takeOver,
+  type Entry,
   type FallbackInfo,
   type HttpAnswer,
   type HttpBreakerOptions,
+  type RequestCall,
 } from '@breaker/core/http';
 
 /** What the middleware puts on `ctx.state.breaker` for the handler. */
@@ -55,14 +57,13 @@ export function circuitBreaker<StateT = DefaultState, ContextT = DefaultContext>
   const fallback = options?.fallback as KoaFallback | undefined;
   const passErrors = guard.options.onReject === 'error';
 
-  return async function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
-    const pending = guard.enter(ctx, ctx.res);
-    const entry = pending instanceof Promise ? await pending : pending;
+  // The common path (admitted, no deadline) is plain promise reactions: no async function, no await.
+  const handle = (entry: Entry, ctx: Context, next: Next): Promise<void> => {
     // The client hung up while the request waited for a bulkhead slot: there is nobody to answer.
-    if (entry === undefined) return;
+    if (entry === undefined) return DONE;
     if (entry instanceof Rejection) {
       markBreakerAnswer(ctx.res);
-      if (passErrors) throw entry.httpError();
+      if (passErrors) return Promise.reject(entry.httpError());
       if (fallback === undefined) return respond(ctx, entry.answer());
       return runFallback(guard, ctx, fallback, entry.info(), () => respond(ctx, entry.answer()));
     }
@@ -70,20 +71,10 @@ export function circuitBreaker<StateT = DefaultState, ContextT = DefaultContext>
     ctx.state.breaker = call.info() satisfies RequestBreaker;
     let thrown: unknown;
     observeResponse(ctx.res, call, () => thrown);
-    // Without a deadline there is nothing to race: the request costs no extra promise.
-    let deadline: Promise<CallTimeoutError> | undefined;
-    if (call.breaker.options.callTimeout !== undefined) {
-      deadline = new Promise<CallTimeoutError>((resolve) => call.startDeadline(resolve));
-    }
-    const downstream = next();
-    let timeout: CallTimeoutError | undefined;
-    try {
-      if (deadline === undefined) await downstream;
-      else timeout = await Promise.race([downstream.then(() => undefined), deadline]);
-    } catch (error) {
+    const failed = (error: unknown): Promise<void> => {
       thrown = error;
-      const failed = call.finish(statusOf(error), error, isBreakerAnswer(ctx.res));
-      if (fallback === undefined || ctx.headerSent || !failed) throw error;
+      const counted = call.finish(statusOf(error), error, isBreakerAnswer(ctx.res));
+      if (fallback === undefined || ctx.headerSent || !counted) return Promise.reject(error);
       // The error is answered here, but the app still hears of it, as Koa reports any error.
       ctx.app.emit('error', error, ctx);
       const info: FallbackInfo = { reason: 'error', breaker: call.breaker.name, retryAfterMs: 0, error };
@@ -91,6 +82,24 @@ export function circuitBreaker<StateT = DefaultState, ContextT = DefaultContext>
       return runFallback(guard, ctx, fallback, info, () => {
         throw error;
       });
+    };
+    if (call.breaker.options.callTimeout === undefined) return next().then(undefined, failed);
+    return withDeadline(call, ctx, next, failed);
+  };
+
+  const withDeadline = async (
+    call: RequestCall,
+    ctx: Context,
+    next: Next,
+    failed: (error: unknown) => Promise<void>,
+  ): Promise<void> => {
+    const deadline = new Promise<CallTimeoutError>((resolve) => call.startDeadline(resolve));
+    const downstream = next();
+    let timeout: CallTimeoutError | undefined;
+    try {
+      timeout = await Promise.race([downstream.then(() => undefined), deadline]);
+    } catch (error) {
+      return failed(error);
     }
     if (timeout === undefined) return;
     // The handler runs on; what it does later must neither throw nor reach the client.
@@ -110,7 +119,20 @@ export function circuitBreaker<StateT = DefaultState, ContextT = DefaultContext>
     };
     return runFallback(guard, ctx, fallback, info, () => respond(ctx, answer));
   };
+
+  return function circuitBreakerMiddleware(ctx: Context, next: Next): Promise<void> {
+    let pending: Entry | Promise<Entry>;
+    try {
+      pending = guard.enter(ctx, ctx.res);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (pending instanceof Promise) return pending.then((entry) => handle(entry, ctx, next));
+    return handle(pending, ctx, next);
+  };
 }
+
+const DONE: Promise<void> = Promise.resolve();
 
 function statusOf(error: unknown): number {
   const status =
@@ -134,11 +156,12 @@ async function runFallback(
   }
 }
 
-function respond(ctx: Context, answer: HttpAnswer): void {
-  if (ctx.headerSent) return;
+function respond(ctx: Context, answer: HttpAnswer): Promise<void> {
+  if (ctx.headerSent) return DONE;
   ctx.status = answer.status;
   ctx.set(answer.headers);
   ctx.body = answer.body;
+  return DONE;
 }
 
 export type { FallbackInfo, FallbackReason, HttpOutcome, ProblemDetails } from '@breaker/core/http';

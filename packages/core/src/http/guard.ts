@@ -157,10 +157,11 @@ export class RequestCall {
   readonly breaker: CircuitBreaker;
   readonly #permit: CallPermit;
   readonly #isFailure: (outcome: HttpOutcome) => boolean;
-  readonly #start: number;
   readonly #res: ServerResponse | undefined;
   #release: ReleaseSlot | undefined;
   #controller: AbortController | undefined;
+  /** Why the signal aborted, made when somebody reads the signal: until then nobody needs it. */
+  #abortReason: (() => unknown) | undefined;
   #timer: TimerHandle | undefined;
   #settled = false;
 
@@ -175,7 +176,6 @@ export class RequestCall {
     this.breaker = breaker;
     this.#permit = permit;
     this.#isFailure = isFailure;
-    this.#start = breaker.options.clock.now();
     this.#res = res;
     this.#release = release;
   }
@@ -193,7 +193,14 @@ export class RequestCall {
 
   /** Aborted when the deadline passes or the client hangs up; made on first use. */
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
+    let controller = this.#controller;
+    if (controller === undefined) {
+      controller = this.#controller = new AbortController();
+      const reason = this.#abortReason;
+      this.#abortReason = undefined;
+      if (reason !== undefined) controller.abort(reason());
+    }
+    return controller.signal;
   }
 
   /** A new view for the handler of this request's breaker: its name, and the signal, made only if read. */
@@ -230,7 +237,12 @@ export class RequestCall {
 
   /** Aborts the request's signal, now or, if nobody has read it yet, as it is made. */
   abort(reason: unknown): void {
-    (this.#controller ??= new AbortController()).abort(reason);
+    this.#abortLazily(() => reason);
+  }
+
+  #abortLazily(reason: () => unknown): void {
+    if (this.#controller !== undefined) this.#controller.abort(reason());
+    else this.#abortReason ??= reason;
   }
 
   /**
@@ -245,10 +257,18 @@ export class RequestCall {
       this.#permit.ignore();
       return false;
     }
-    const durationMs = this.breaker.options.clock.now() - this.#start;
+    // The duration is read from the clock only if `isFailure` asks for it (the default does not).
+    const { clock } = this.breaker.options;
+    const { start } = this.#permit;
     let failed: boolean;
     try {
-      failed = this.#isFailure({ status, error, durationMs });
+      failed = this.#isFailure({
+        status,
+        error,
+        get durationMs() {
+          return clock.now() - start;
+        },
+      });
     } catch {
       failed = status >= 500;
     }
@@ -262,7 +282,8 @@ export class RequestCall {
     if (this.#settled) return;
     this.#settle();
     this.#permit.ignore();
-    this.abort(new ClientClosedError());
+    // Most hang-ups go unread: the error, its stack and the controller are made only for a reader.
+    this.#abortLazily(() => new ClientClosedError());
   }
 
   #settle(): void {
@@ -322,11 +343,12 @@ export class ClientClosedError extends Error {
 
 /**
  * Watches a response: `finish` records the status, a close before it counts as a hang-up; either
- * frees the bulkhead slot. Returns nothing to clean up: both listeners go once either fires.
+ * frees the bulkhead slot. Returns nothing to clean up: the listener goes with the response.
  */
 export function observeResponse(res: ServerResponse, call: RequestCall, error: () => unknown): void {
-  // A response emits 'close' after 'finish' too, so one listener tells an answer from a hang-up.
-  res.once('close', () => {
+  // A response emits 'close' after 'finish' too, so one listener tells an answer from a hang-up; it
+  // closes once, so a plain listener does (no once-wrapper per request).
+  res.on('close', () => {
     if (res.writableFinished) call.finish(res.statusCode, error(), isBreakerAnswer(res));
     else call.hangUp();
     call.release();
