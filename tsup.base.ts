@@ -9,6 +9,8 @@ export function packageConfig(entry: Options['entry'] = ['src/index.ts']) {
     clean: true,
     sourcemap: true,
     target: 'node20',
+    // Classes keep their own names (`error.constructor.name`, util.inspect): the bundler would otherwise rename some.
+    keepNames: true,
     tsconfig: 'tsconfig.json',
   });
 }

@@ -87,4 +87,22 @@ describe('the built package in a real process', () => {
     `);
     expect(result.stdout.trim()).toBe('function function');
   });
+
+  it('errors and classes keep their own names in the built package', () => {
+    const result = run(`
+      import { inspect } from 'node:util';
+      import { BreakerOpenError, CircuitBreaker, InvalidOptionError } from ${JSON.stringify(esm)};
+      const open = new BreakerOpenError('partner', 'open', 1500);
+      console.log([
+        open.constructor.name,
+        new InvalidOptionError('x', 'bad').constructor.name,
+        CircuitBreaker.name,
+        inspect(open).split('\\n')[0],
+      ].join('|'));
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe(
+      'BreakerOpenError|InvalidOptionError|CircuitBreaker|BreakerOpenError: Circuit breaker "partner" is open; retry in 2 s',
+    );
+  });
 });
