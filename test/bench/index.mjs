@@ -1,4 +1,4 @@
-// Runs micro.mjs, memory.mjs, http.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
+// Runs micro.mjs, after504.mjs, memory.mjs, http.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
 // in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 const SCRIPTS = [
   { file: 'micro.mjs', args: [], limitMs: 3 * 60_000 },
+  { file: 'after504.mjs', args: [], limitMs: 3 * 60_000 },
   { file: 'memory.mjs', args: ['--expose-gc'], limitMs: 3 * 60_000 },
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
