@@ -1,4 +1,4 @@
-// Runs micro.mjs, after504.mjs, memory.mjs, http.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
+// Runs micro.mjs, after504.mjs, memory.mjs, http.mjs, proxy.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
 // in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ const SCRIPTS = [
   { file: 'after504.mjs', args: [], limitMs: 3 * 60_000 },
   { file: 'memory.mjs', args: ['--expose-gc'], limitMs: 3 * 60_000 },
   { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
+  { file: 'proxy.mjs', args: [], limitMs: 4 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'otel.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'fleet.mjs', args: [], limitMs: 2 * 60_000 },
@@ -34,6 +35,8 @@ const LIBRARIES = [
   'express',
   'express4',
   'koa',
+  'undici',
+  'http-proxy-middleware',
 ];
 
 function version(name) {
