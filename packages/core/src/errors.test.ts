@@ -38,14 +38,19 @@ describe('errors', () => {
     expect(new BreakerOpenError('a', 'forced-open', 10_000).message).toMatch(/forced open/);
   });
 
-  it('a rejection reads as a full error: message, stack, String, and a message others may rewrite', () => {
+  it('a rejection reads as a full error: message, stack, String, copies, and a message others may rewrite', () => {
     const open = new BreakerOpenError('partner', 'open', 1_500);
     expect(open.message).toBe('Circuit breaker "partner" is open; retry in 2 s');
     expect(String(open)).toBe('BreakerOpenError: Circuit breaker "partner" is open; retry in 2 s');
     expect(open.stack?.split('\n')[0]).toBe(
       'BreakerOpenError: Circuit breaker "partner" is open; retry in 2 s',
     );
-    expect(Object.keys(open).sort()).toEqual(['breaker', 'code', 'retryAfterMs', 'state']);
+    // Copies keep it: a worker's postMessage or structuredClone, and a JSON log line.
+    expect(structuredClone(open).message).toBe(open.message);
+    expect(JSON.parse(JSON.stringify(open))).toMatchObject({
+      name: 'BreakerOpenError',
+      code: 'BREAKER_OPEN',
+    });
     // A library that prefixes messages, as some loggers do.
     open.message = `[gateway] ${open.message}`;
     expect(open.message).toBe('[gateway] Circuit breaker "partner" is open; retry in 2 s');

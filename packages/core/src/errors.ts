@@ -21,7 +21,7 @@ export class BreakerError extends Error {
     Object.defineProperty(this.prototype, BRAND, { value: true });
   }
 
-  constructor(code: string, message: string | undefined, options?: { cause?: unknown }) {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -38,9 +38,7 @@ export class BreakerError extends Error {
 /** Thrown, without calling the guarded function, while a breaker is open or has no free trial permit. */
 export class BreakerOpenError extends BreakerError {
   static override readonly code = 'BREAKER_OPEN';
-  declare readonly name: 'BreakerOpenError';
-  /** "Circuit breaker "partner" is open; retry in 2 s", written when first read (most rejections never are). */
-  declare message: string;
+  override readonly name = 'BreakerOpenError';
   /** Name of the breaker that rejected the call. */
   readonly breaker: string;
   /**
@@ -51,27 +49,8 @@ export class BreakerOpenError extends BreakerError {
   /** The state that rejected the call. */
   readonly state: RejectingState;
 
-  static {
-    // On the prototype: a rejection sets three fields of its own, and its message (with the stack's first
-    // line, which the engine writes when the stack is first read) comes from them when asked for.
-    Object.defineProperty(this.prototype, 'name', {
-      value: 'BreakerOpenError',
-      writable: true,
-      configurable: true,
-    });
-    Object.defineProperty(this.prototype, 'message', {
-      configurable: true,
-      get(this: BreakerOpenError): string {
-        return describeRejection(this.breaker, this.state, this.retryAfterMs);
-      },
-      set(this: BreakerOpenError, message: string) {
-        Object.defineProperty(this, 'message', { value: message, writable: true, configurable: true });
-      },
-    });
-  }
-
   constructor(breaker: string, state: RejectingState, retryAfterMs: number) {
-    super(BreakerOpenError.code, undefined);
+    super(BreakerOpenError.code, describeRejection(breaker, state, retryAfterMs));
     this.breaker = breaker;
     this.state = state;
     this.retryAfterMs = retryAfterMs;
