@@ -65,11 +65,15 @@ describe('pg guard, on a client of the test', () => {
     const db = guardPg(fakePool(client), { name: 'db' });
     const first = db.query('INSERT');
     await new Promise((resolve) => setImmediate(resolve));
-    client.pending[0]!.reject(Object.assign(new Error('duplicate key'), { code: '23505' }));
+    client.pending[0]!.reject(
+      Object.assign(new Error('duplicate key'), { code: '23505', severity: 'ERROR' }),
+    );
     await expect(first).rejects.toMatchObject({ code: '23505' });
     const second = db.query('SELECT 1');
     await new Promise((resolve) => setImmediate(resolve));
-    client.pending[1]!.reject(Object.assign(new Error('terminating connection'), { code: '57P01' }));
+    client.pending[1]!.reject(
+      Object.assign(new Error('terminating connection'), { code: '57P01', severity: 'FATAL' }),
+    );
     await expect(second).rejects.toMatchObject({ code: '57P01' });
     expect(client.releases).toEqual([undefined, expect.objectContaining({ code: '57P01' })]);
     expect(db.breaker.stats().counts).toMatchObject({ ignored: 1, failures: 1 });
@@ -109,5 +113,38 @@ describe('pg guard, on a client of the test', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(client.pending).toHaveLength(0); // no query sent
     expect(client.releases).toEqual([undefined]);
+  });
+
+  it('after a cancel, gives back only a client whose query the cancel ended', async () => {
+    const client = new FakeClient();
+    const db = guardPg(fakePool(client), { name: 'db' });
+    // The caller gives up, but the query had already finished: the CancelRequest may still be on its way
+    // and would stop whatever the client runs next, so the client is destroyed.
+    const first = new AbortController();
+    const late = db.query('SELECT 1', [], { signal: first.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    first.abort(new Error('gave up'));
+    client.pending[0]!.resolve({ rows: [] });
+    await expect(late).rejects.toThrow('gave up');
+    await new Promise((resolve) => setImmediate(resolve));
+    // Ended by the cancel (57014): the cancel is spent, and the client goes back.
+    const second = new AbortController();
+    const cancelled = db.query('SELECT pg_sleep(30)', [], { signal: second.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    second.abort(new Error('gave up'));
+    client.pending[1]!.reject(
+      Object.assign(new Error('canceling statement'), { code: '57014', severity: 'ERROR' }),
+    );
+    await expect(cancelled).rejects.toThrow('gave up');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.releases).toEqual([true, undefined]);
+  });
+
+  it('refuses a query run with a callback, and gives the client back', async () => {
+    const client = new FakeClient();
+    client.query = (() => undefined) as never;
+    const db = guardPg(fakePool(client), { name: 'db' });
+    await expect(db.query('SELECT 1')).rejects.toThrow(TypeError);
+    expect(client.releases).toHaveLength(1);
   });
 });

@@ -111,11 +111,14 @@ export interface HeldQuery<R> {
     on?(event: 'error', listener: (error: Error) => void): unknown;
     removeListener?(event: 'error', listener: (error: Error) => void): unknown;
   };
-  start(): Promise<R>;
-  /** Asks the server to stop the query. Never throws. */
+  start(): Promise<R> | unknown;
+  /** Asks the server to stop the query. */
   cancel(): void;
-  /** Gives the connection back, or destroys it: `lost` when it reported an error while held. */
-  end(error: unknown, lost: boolean): void;
+  /**
+   * Gives the connection back, or destroys it. `lost`: it reported an error while held. `cancelled`: a cancel
+   * was sent, which may still reach the server, so the connection goes back only if the query ended by it.
+   */
+  end(error: unknown, lost: boolean, cancelled: boolean): void;
   /** Destroys the connection: the query did not end within the grace period. */
   destroy(): void;
 }
@@ -134,11 +137,12 @@ export function runHeld<R>(
   let settled = false;
   let destroyed = false;
   let lost = false;
+  let cancelled = false;
   let graceTimer: ReturnType<Clock['setTimeout']> | undefined;
   const onLost = () => (lost = true);
   held.connection.on?.('error', onLost);
   const stopListening = watch(signal, () => {
-    held.cancel();
+    // The grace period first: whatever the cancel does, the connection cannot outlive it.
     graceTimer = clock.setTimeout(
       () => {
         if (settled) return;
@@ -148,17 +152,29 @@ export function runHeld<R>(
       cancelGrace,
       { unref: true },
     );
+    cancelled = true;
+    try {
+      held.cancel();
+    } catch {
+      // A cancel that cannot be sent leaves the query to the grace period.
+    }
   });
   const end = (error?: unknown) => {
     settled = true;
     stopListening();
     held.connection.removeListener?.('error', onLost);
     if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
-    if (!destroyed) held.end(error, lost);
+    if (!destroyed) held.end(error, lost, cancelled);
   };
   let running: Promise<R>;
   try {
-    running = held.start();
+    const started = held.start();
+    if (typeof (started as PromiseLike<R> | undefined)?.then !== 'function') {
+      throw new TypeError(
+        'The driver ran the query without a promise (a callback was given?); use query(text, values).',
+      );
+    }
+    running = Promise.resolve(started as PromiseLike<R>);
   } catch (error) {
     end(error);
     return Promise.reject(error);

@@ -86,15 +86,15 @@ export function guardMysql<C extends MysqlConnectionLike>(
         connection,
         start: () => connection.query(sql, values) as Promise<MysqlResultOf<C>>,
         cancel: () => kill(connection.threadId),
-        end: (error, lost) => {
-          // A fatal error (the connection is gone) must not go back to the pool; a killed query, or an error
-          // the server answered, leaves the connection usable.
+        end: (error, lost, cancelled) => {
+          // A fatal error (the connection is gone) must not go back to the pool, nor a connection a KILL
+          // QUERY was sent for: the KILL may still be queued, and would stop the next user's query.
           const fatal =
             typeof error === 'object' && error !== null && (error as { fatal?: unknown }).fatal === true;
-          if (fatal || lost) connection.destroy();
+          if (fatal || lost || cancelled) destroy(connection);
           else connection.release();
         },
-        destroy: () => connection.destroy(),
+        destroy: () => destroy(connection),
       },
       signal,
       guard,
@@ -108,4 +108,14 @@ export function guardMysql<C extends MysqlConnectionLike>(
       return fireGuarded(breaker, queryOptions?.signal, (signal) => run(sql, values, signal));
     },
   });
+}
+
+/**
+ * Destroys a connection at once. mysql2's `destroy()` only ends the socket gracefully, which a stalled network
+ * would hold open for minutes; the socket underneath is destroyed too.
+ */
+function destroy(connection: MysqlConnectionLike): void {
+  connection.destroy();
+  const stream = (connection as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+  stream?.destroy?.();
 }

@@ -122,15 +122,15 @@ export function guardPg<C extends PgClientLike>(
       {
         connection: client,
         start: () => client.query(text, values) as Promise<PgQueryResult<Row>>,
-        cancel: () => void sendCancelRequest(client as PgConnectionFacts),
-        end: (error, lost) => {
-          // An error the server answered leaves the connection usable (a cancelled query included), unless it
-          // is the server going away; anything else may have lost the connection: it must not go back.
-          const usable =
-            !lost &&
-            (error === undefined ||
-              (sqlstateOf(error) !== undefined &&
-                (isQueryCanceled(error) || pg.classify(error) !== 'fault')));
+        cancel: () => void sendCancelRequest(client as PgConnectionFacts).catch(() => false),
+        end: (error, lost, cancelled) => {
+          // An error the server answered leaves the connection usable, unless it is the server going away;
+          // anything else may have lost the connection: it must not go back. After a cancel, only a query
+          // that ended by it (57014) goes back: a CancelRequest still on its way would stop the next one.
+          const answered = sqlstateOf(error) !== undefined && pg.classify(error) !== 'fault';
+          const usable = cancelled
+            ? !lost && isQueryCanceled(error)
+            : !lost && (error === undefined || answered || isQueryCanceled(error));
           client.release(usable ? undefined : error instanceof Error ? error : true);
         },
         destroy: () => client.release(new Error('the query did not end after it was cancelled')),
@@ -153,9 +153,13 @@ export function guardPg<C extends PgClientLike>(
   });
 }
 
+/** The SQLSTATE of an error the server sent (it has a severity), not of a Node.js one such as EBADF. */
 function sqlstateOf(error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  return typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)
+    ? code
+    : undefined;
 }
 
 function isQueryCanceled(error: unknown): boolean {

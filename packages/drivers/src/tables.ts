@@ -74,9 +74,9 @@ export const MYSQL_CODES: Table = Object.freeze({
   ER_NORMAL_SHUTDOWN: 'fault',
   ER_SHUTDOWN_COMPLETE: 'fault',
   ER_CONNECTION_KILLED: 'fault',
-  ER_QUERY_INTERRUPTED: 'fault', // KILL QUERY, or max_execution_time on MySQL
-  ER_STATEMENT_TIMEOUT: 'fault', // max_statement_time on MariaDB
-  ER_QUERY_TIMEOUT: 'fault',
+  ER_QUERY_INTERRUPTED: 'fault', // KILL QUERY
+  ER_STATEMENT_TIMEOUT: 'fault', // max_statement_time on MariaDB (mysql2 may leave it unnamed: see class 70)
+  ER_QUERY_TIMEOUT: 'fault', // max_execution_time on MySQL
   ER_OUT_OF_RESOURCES: 'fault',
   ER_OUTOFMEMORY: 'fault',
   ER_OUT_OF_SORTMEMORY: 'fault',
@@ -116,13 +116,11 @@ export const MYSQL_CODES: Table = Object.freeze({
   ER_ROW_IS_REFERENCED: 'caller',
   ER_ROW_IS_REFERENCED_2: 'caller',
   ER_CHECK_CONSTRAINT_VIOLATED: 'caller',
-  ER_CONSTRAINT_FAILED: 'caller',
   ER_DIVISION_BY_ZERO: 'caller',
   ER_WRONG_VALUE_COUNT_ON_ROW: 'caller',
   ER_SP_DOES_NOT_EXIST: 'caller',
   ER_SIGNAL_EXCEPTION: 'caller',
   ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: 'caller', // the application's own START TRANSACTION READ ONLY
-  POOL_CLOSED: 'caller', // the application ended the pool
 });
 
 /**
@@ -131,6 +129,7 @@ export const MYSQL_CODES: Table = Object.freeze({
  */
 export const MYSQL_SQLSTATE_CLASSES: Table = Object.freeze({
   '08': 'fault', // connection exception
+  '70': 'fault', // query interrupted: KILL, a statement timeout, a killed connection
   '40': 'contention', // transaction rollback
   '21': 'caller',
   '22': 'caller',
@@ -164,6 +163,7 @@ export const REDIS_ERROR_TYPES: Table = Object.freeze({
   EXECABORT: 'caller',
   BUSYKEY: 'caller',
   NOGROUP: 'caller',
+  BUSYGROUP: 'caller', // XGROUP CREATE of a group that exists
   NOPROTO: 'caller',
   CROSSSLOT: 'caller',
 });
