@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
 import { systemClock, type TimerHandle } from '../clock.js';
 import { BreakerOpenError, CallTimeoutError } from '../errors.js';
@@ -388,24 +388,39 @@ export function takeOver<R extends ServerResponse>(res: R): R {
       return method === 'write' ? true : this;
     };
   }
-  // Every method called through the view runs on the response itself (Node's own code compares the
-  // response with its socket's), with the response's writes open for as long as the call lasts; one
-  // that returns the response returns the view, so `res.status(503).json(...)` stays the breaker's.
+  // The status too: a late `res.status(500)` must not change the breaker's answer before it is written.
+  for (const field of ['statusCode', 'statusMessage'] as const) {
+    let current: unknown = res[field];
+    Object.defineProperty(res, field, {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (next: unknown) => {
+        if (answering === res) current = next;
+      },
+    });
+  }
+  // Methods called through the view run with the response's writes open for as long as the call lasts.
+  // Node's own methods run on the response itself (Node compares it with its socket's); the framework's
+  // (`res.json`, `res.sendFile`, `res.render`) run on the view, so what they write later, from a callback
+  // or a stream piped into `this`, is the breaker's answer too. One that returns the response returns the
+  // view, so `res.status(503).json(...)` stays the breaker's.
   const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   const view: R = new Proxy(res, {
     get(response, property) {
       const value: unknown = Reflect.get(response, property, response);
-      if (typeof value !== 'function') return value;
+      if (typeof value !== 'function' || property === 'constructor' || property === 'app') return value;
+      const own = Object.getOwnPropertyDescriptor(response, property);
+      if (own !== undefined && own.configurable === false && own.writable === false) return value;
       let wrapper = wrappers.get(property);
       if (wrapper === undefined) {
+        const nodes = property in ServerResponse.prototype;
         wrapper = function (...args: unknown[]) {
           const previous = answering;
           answering = res;
           try {
-            const result: unknown = (Reflect.get(response, property, response) as typeof value).apply(
-              response,
-              args,
-            );
+            const method = Reflect.get(response, property, response) as (...a: unknown[]) => unknown;
+            const result = method.apply(nodes ? response : view, args);
             return result === response ? view : result;
           } finally {
             answering = previous;
@@ -416,7 +431,13 @@ export function takeOver<R extends ServerResponse>(res: R): R {
       return wrapper;
     },
     set(response, property, value) {
-      return Reflect.set(response, property, value, response);
+      const previous = answering;
+      answering = res;
+      try {
+        return Reflect.set(response, property, value, response);
+      } finally {
+        answering = previous;
+      }
     },
   });
   return view;
