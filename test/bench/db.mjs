@@ -5,14 +5,25 @@
 // take turns for ROUNDS rounds of ROUND_MS each, every other round in the reverse order; each figure is the
 // median over rounds, with the lowest and highest round. `--out [FILE]` also writes the tables, with the
 // machine, to RESULTS-db.md (or FILE).
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { guardPool } from '@breaker/drivers';
-import { breathe, envInt, max, median, min, num, progress, renderReport, runIfMain, table } from './lib.mjs';
+import {
+  breathe,
+  envInt,
+  max,
+  measuredCommit,
+  median,
+  min,
+  num,
+  progress,
+  renderReport,
+  runIfMain,
+  table,
+} from './lib.mjs';
 
 const ROUNDS = envInt('BENCH_DB_ROUNDS', 7);
 const ROUND_MS = envInt('BENCH_DB_ROUND_MS', 2_000);
@@ -179,18 +190,6 @@ export async function run() {
   };
 }
 
-function commit() {
-  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
-  try {
-    const head = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain', '--', '../../packages') === ''
-      ? head
-      : `${head}, with uncommitted changes under packages/`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function targetsTable(targets) {
   return table({
     columns: ['target', 'figure', 'verdict'],
@@ -209,7 +208,7 @@ await runIfMain(import.meta, async () => {
     const file = next !== undefined && !next.startsWith('--') ? next : join(here, 'RESULTS-db.md');
     const rows = [
       ['date', new Date().toISOString()],
-      ['commit', commit()],
+      ['commit', measuredCommit()],
       ['CPU', cpuModel()],
       ['cores', String(availableParallelism())],
       ['load average before (1, 5, 15 min)', loadBefore],

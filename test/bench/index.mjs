@@ -1,11 +1,11 @@
 // Runs micro.mjs, after504.mjs, memory.mjs, http.mjs, proxy.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
 // in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { num, renderReport, table } from './lib.mjs';
+import { measuredCommit, num, renderReport, table } from './lib.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -58,19 +58,6 @@ function cpuModel() {
   }
 }
 
-/** The commit measured, and whether the packages' files differ from it. */
-function commit() {
-  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
-  try {
-    const head = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain', '--', '../../packages') === ''
-      ? head
-      : `${head}, with uncommitted changes under packages/`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -79,7 +66,7 @@ const load = () =>
 function header(started) {
   const rows = [
     ['date', started.toISOString()],
-    ['commit', commit()],
+    ['commit', measuredCommit()],
     ['CPU', cpuModel()],
     ['cores', String(availableParallelism())],
     ['memory', `${num(totalmem() / 2 ** 30, 1)} GiB`],

@@ -1,7 +1,8 @@
 // Shared helpers of the benchmarks: statistics, number formatting, Markdown tables and the
 // small protocol by which index.mjs collects each script's results.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The median of a list of numbers (the mean of the two middle ones for an even count). */
 export function median(values) {
@@ -85,4 +86,18 @@ export const since = (start) => performance.now() - start;
 export function envInt(name, fallback) {
   const value = Number.parseInt(process.env[name] ?? '', 10);
   return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** The commit measured, and whether the packages' files differ from it. */
+export function measuredCommit() {
+  const cwd = fileURLToPath(new URL('.', import.meta.url));
+  const git = (...args) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+  try {
+    const head = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', '../../packages') === ''
+      ? head
+      : `${head}, with uncommitted changes under packages/`;
+  } catch {
+    return 'unknown';
+  }
 }
