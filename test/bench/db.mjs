@@ -15,6 +15,7 @@ import {
   breathe,
   envInt,
   max,
+  cpuModel,
   measuredCommit,
   median,
   min,
@@ -64,17 +65,6 @@ function loadNow() {
   return loadavg()
     .map((l) => l.toFixed(2))
     .join(', ');
-}
-
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('model name'));
-    return line?.split(':')[1]?.trim() ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 function version(name) {

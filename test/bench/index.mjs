@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measuredCommit, num, renderReport, table } from './lib.mjs';
+import { cpuModel, measuredCommit, num, renderReport, table } from './lib.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -44,17 +44,6 @@ function version(name) {
     return JSON.parse(readFileSync(join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
   } catch {
     return 'not installed';
-  }
-}
-
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('model name'));
-    return line?.split(':')[1]?.trim() ?? 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 

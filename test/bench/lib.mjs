@@ -1,7 +1,7 @@
 // Shared helpers of the benchmarks: statistics, number formatting, Markdown tables and the
 // small protocol by which index.mjs collects each script's results.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The median of a list of numbers (the mean of the two middle ones for an even count). */
@@ -97,6 +97,18 @@ export function measuredCommit() {
     return git('status', '--porcelain', '--', '../../packages') === ''
       ? head
       : `${head}, with uncommitted changes under packages/`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The machine's CPU model, from /proc/cpuinfo. */
+export function cpuModel() {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    return line?.split(':')[1]?.trim() ?? 'unknown';
   } catch {
     return 'unknown';
   }
