@@ -1,6 +1,6 @@
 import { ServerResponse } from 'node:http';
 import type { CallPermit, CircuitBreaker } from '../CircuitBreaker.js';
-import { systemClock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { BreakerOpenError, CallTimeoutError } from '../errors.js';
 import { bulkhead as makeBulkhead, type BulkheadPolicy } from '../policies/BulkheadPolicy.js';
 import { BulkheadRejectedError } from '../policies/BulkheadRejectedError.js';
@@ -257,18 +257,9 @@ export class RequestCall {
       this.#permit.ignore();
       return false;
     }
-    // The duration is read from the clock only if `isFailure` asks for it (the default does not).
-    const { clock } = this.breaker.options;
-    const { start } = this.#permit;
     let failed: boolean;
     try {
-      failed = this.#isFailure({
-        status,
-        error,
-        get durationMs() {
-          return clock.now() - start;
-        },
-      });
+      failed = this.#isFailure(new Outcome(status, error, this.breaker.options.clock, this.#permit.start));
     } catch {
       failed = status >= 500;
     }
@@ -292,6 +283,29 @@ export class RequestCall {
       this.breaker.options.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+  }
+}
+
+/**
+ * What `isFailure` is told. The duration is read from the clock only if `isFailure` asks for it (the
+ * default does not); a class, because an object literal with a getter costs about as much as the rest
+ * of the request's bookkeeping together.
+ */
+class Outcome implements HttpOutcome {
+  readonly status: number;
+  readonly error: unknown;
+  readonly #clock: Clock;
+  readonly #start: number;
+
+  constructor(status: number, error: unknown, clock: Clock, start: number) {
+    this.status = status;
+    this.error = error;
+    this.#clock = clock;
+    this.#start = start;
+  }
+
+  get durationMs(): number {
+    return this.#clock.now() - this.#start;
   }
 }
 
