@@ -57,81 +57,90 @@ const HEAR_TIMEOUT = 16;
 let replicaCount = 0;
 
 /**
+ * The classes a breaker makes for itself, set by the class's static block so that they reach its private
+ * members. (Nothing in the class body names the class: the bundler would then rename it.)
+ */
+let Host: new (breaker: CircuitBreaker) => StateHost;
+let Permit: new (breaker: CircuitBreaker, round: number, start: number) => CallPermit;
+
+/**
  * A circuit breaker: closed while calls succeed, open (rejecting at once) after too many fail,
  * half-open to let a few trial calls test the upstream before closing again.
  */
 export class CircuitBreaker extends Emitter<BreakerEvents> {
-  /** What the states may ask of their breaker; a class rather than closures, to keep idle breakers small. */
-  static readonly #Host = class implements StateHost {
-    constructor(readonly breaker: CircuitBreaker) {}
+  static {
+    /** What the states may ask of their breaker; a class rather than closures, to keep idle breakers small. */
+    Host = class implements StateHost {
+      constructor(readonly breaker: CircuitBreaker) {}
 
-    get options(): ResolvedOptions {
-      return this.breaker.options;
-    }
+      get options(): ResolvedOptions {
+        return this.breaker.options;
+      }
 
-    get current(): State {
-      return this.breaker.#state;
-    }
+      get current(): State {
+        return this.breaker.#state;
+      }
 
-    open(reason: TransitionReason, retryAfterMs?: number): void {
-      this.breaker.#open(reason, retryAfterMs);
-    }
+      open(reason: TransitionReason, retryAfterMs?: number): void {
+        this.breaker.#open(reason, retryAfterMs);
+      }
 
-    halfOpen(reason: TransitionReason): void {
-      this.breaker.#transition(new HalfOpenState(this), reason);
-    }
+      halfOpen(reason: TransitionReason): void {
+        this.breaker.#transition(new HalfOpenState(this), reason);
+      }
 
-    close(reason: TransitionReason): void {
-      this.breaker.#close(reason);
-    }
+      close(reason: TransitionReason): void {
+        this.breaker.#close(reason);
+      }
 
-    endRecovery(): void {
-      this.breaker.#state = this.breaker.#closed;
-    }
+      endRecovery(): void {
+        this.breaker.#state = this.breaker.#closed;
+      }
 
-    tryAcquireProbe(): boolean {
-      const { options } = this.breaker;
-      const session = this.breaker.#session;
-      return (
-        session === undefined ||
-        session.tryAcquireProbe(options.halfOpenMaxConcurrent, options.halfOpenPermitTimeout)
-      );
-    }
+      tryAcquireProbe(): boolean {
+        const { options } = this.breaker;
+        const session = this.breaker.#session;
+        return (
+          session === undefined ||
+          session.tryAcquireProbe(options.halfOpenMaxConcurrent, options.halfOpenPermitTimeout)
+        );
+      }
 
-    releaseProbe(): void {
-      this.breaker.#session?.releaseProbe();
-    }
-  };
+      releaseProbe(): void {
+        this.breaker.#session?.releaseProbe();
+      }
+    };
 
-  /** A call admitted by `acquire()`; a class rather than closures, as HTTP adapters make one per request. */
-  static readonly #Permit = class implements CallPermit {
-    #settled = false;
+    /** A call admitted by `acquire()`; a class rather than closures, as HTTP adapters make one per request. */
+    Permit = class implements CallPermit {
+      #settled = false;
 
-    constructor(
-      readonly breaker: CircuitBreaker,
-      readonly round: number,
-      readonly start: number,
-    ) {}
+      constructor(
+        readonly breaker: CircuitBreaker,
+        readonly round: number,
+        readonly start: number,
+      ) {}
 
-    success(): void {
-      if (this.#settled) return;
-      this.#settled = true;
-      this.breaker.#settleSuccess(this.round, this.start);
-    }
+      success(): void {
+        if (this.#settled) return;
+        this.#settled = true;
+        this.breaker.#settleSuccess(this.round, this.start);
+      }
 
-    failure(error?: unknown): void {
-      if (this.#settled) return;
-      this.#settled = true;
-      if (error instanceof CallTimeoutError) this.breaker.#settleTimeout(this.round, this.start, error);
-      else this.breaker.#settleError(this.round, this.start, error);
-    }
+      failure(error?: unknown): void {
+        if (this.#settled) return;
+        this.#settled = true;
+        if (error instanceof CallTimeoutError) this.breaker.#settleTimeout(this.round, this.start, error);
+        else this.breaker.#settleError(this.round, this.start, error);
+      }
 
-    ignore(): void {
-      if (this.#settled) return;
-      this.#settled = true;
-      this.breaker.#settleIgnored(this.round, this.start, undefined);
-    }
-  };
+      ignore(): void {
+        if (this.#settled) return;
+        this.#settled = true;
+        this.breaker.#settleIgnored(this.round, this.start, undefined);
+      }
+    };
+  }
 
   /** Options after defaults; those left at their default are inherited from one shared object. */
   readonly options: ResolvedOptions;
@@ -167,7 +176,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.options = o;
     this.#clock = o.clock;
     this.#measure = o.window?.type === 'time' || o.slowCallDuration !== undefined;
-    this.#host = new CircuitBreaker.#Host(this);
+    this.#host = new Host(this);
     this.#closed = new ClosedState(this.#host, createWindow(o.window));
     if (o.store !== undefined) this.#lastFlush = this.#clock.now();
     this.#state = this.#closed;
@@ -271,7 +280,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       this.#countRejection(rejection);
       throw rejection;
     }
-    return new CircuitBreaker.#Permit(this, this.#round, start);
+    return new Permit(this, this.#round, start);
   }
 
   /**
@@ -283,13 +292,13 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   admit(): CallPermit | Promise<CallPermit> {
     const start = this.#clock.now();
     const rejection = this.#state.acquire(start);
-    if (rejection === undefined) return new CircuitBreaker.#Permit(this, this.#round, start);
+    if (rejection === undefined) return new Permit(this, this.#round, start);
     const trial = this.#awaitTrial(rejection, start);
     if (trial === undefined) {
       this.#countRejection(rejection);
       throw rejection;
     }
-    return trial.then((admitted) => new CircuitBreaker.#Permit(this, admitted.round, admitted.start));
+    return trial.then((admitted) => new Permit(this, admitted.round, admitted.start));
   }
 
   /** Opens the breaker until {@link CircuitBreaker.reset}; emits `open` and `state-change`. */

@@ -35,9 +35,14 @@ export class BreakerError extends Error {
   }
 }
 
+// The codes are constants of the module, so that no class names itself in its body (the bundler would rename it).
+const OPEN = 'BREAKER_OPEN';
+const TIMEOUT = 'BREAKER_TIMEOUT';
+const INVALID_OPTION = 'BREAKER_INVALID_OPTION';
+
 /** Thrown, without calling the guarded function, while a breaker is open or has no free trial permit. */
 export class BreakerOpenError extends BreakerError {
-  static override readonly code = 'BREAKER_OPEN';
+  static override readonly code = OPEN;
   override readonly name = 'BreakerOpenError';
   /** Name of the breaker that rejected the call. */
   readonly breaker: string;
@@ -50,7 +55,7 @@ export class BreakerOpenError extends BreakerError {
   readonly state: RejectingState;
 
   constructor(breaker: string, state: RejectingState, retryAfterMs: number) {
-    super(BreakerOpenError.code, describeRejection(breaker, state, retryAfterMs));
+    super(OPEN, describeRejection(breaker, state, retryAfterMs));
     this.breaker = breaker;
     this.state = state;
     this.retryAfterMs = retryAfterMs;
@@ -84,7 +89,7 @@ function describeRejection(breaker: string, state: RejectingState, retryAfterMs:
 
 /** Rejects a call that did not settle within `callTimeout`; the call's signal is aborted with it. */
 export class CallTimeoutError extends BreakerError {
-  static override readonly code = 'BREAKER_TIMEOUT';
+  static override readonly code = TIMEOUT;
   override readonly name = 'CallTimeoutError';
   /** Name of the breaker whose deadline passed. */
   readonly breaker: string;
@@ -92,7 +97,7 @@ export class CallTimeoutError extends BreakerError {
   readonly timeoutMs: number;
 
   constructor(breaker: string, timeoutMs: number) {
-    super(CallTimeoutError.code, `Call through circuit breaker "${breaker}" timed out after ${timeoutMs} ms`);
+    super(TIMEOUT, `Call through circuit breaker "${breaker}" timed out after ${timeoutMs} ms`);
     this.breaker = breaker;
     this.timeoutMs = timeoutMs;
   }
@@ -100,8 +105,8 @@ export class CallTimeoutError extends BreakerError {
 
 /** Thrown at construction when an option is missing its mark; it is a `TypeError`. */
 export class InvalidOptionError extends TypeError {
-  static readonly code = 'BREAKER_INVALID_OPTION';
-  readonly code = InvalidOptionError.code;
+  static readonly code = INVALID_OPTION;
+  readonly code = INVALID_OPTION;
   override readonly name = 'InvalidOptionError';
   /** Dotted path of the offending option, such as `window.size`. */
   readonly option: string;
@@ -121,7 +126,7 @@ export class InvalidOptionError extends TypeError {
       typeof value === 'object' &&
       value !== null &&
       (value as Branded)[BRAND] === true &&
-      (value as Branded).code === InvalidOptionError.code
+      (value as Branded).code === INVALID_OPTION
     );
   }
 }

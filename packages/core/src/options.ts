@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
-import { clock, fn, invalidOption, millis, parseOptions, whole } from './validation.js';
+import { clock, fn, optionError, millis, parseOptions, whole } from './validation.js';
 import { snapshotSchema, type BreakerSnapshot } from './snapshot.js';
 import type { StateStore } from './store.js';
 
@@ -299,4 +299,4 @@ function resolveWindow(
   return { type: 'time', duration: window.duration, buckets: window.buckets ?? DEFAULT_TIME_WINDOW_BUCKETS };
 }
 
-const invalid = invalidOption;
+const invalid = optionError;

@@ -69,11 +69,11 @@ export function parseOptions<S extends z.ZodObject>(
     throw unknownOption(context, option, hints[option] ?? closest(option, known), known);
   }
   const option = path.join('.') || 'options';
-  throw invalidOption(context, option, issue?.message ?? 'a valid value', valueAt(options, path));
+  throw optionError(context, option, issue?.message ?? 'a valid value', valueAt(options, path));
 }
 
 /** The error for an option whose value is not allowed. */
-export function invalidOption(context: string, option: string, allowed: string, received: unknown) {
+export function optionError(context: string, option: string, allowed: string, received: unknown) {
   return new InvalidOptionError(
     option,
     `Invalid ${context} option "${option}": expected ${allowed}; received ${describe(received)}.`,

@@ -46,6 +46,9 @@ export interface RedisStoreEvents {
 const DEFAULT_PREFIX = 'breaker';
 const DEFAULT_KEY_TTL = 3_600_000;
 
+/** What sessions may ask of their store, set by the store's static block (so it reaches private members). */
+let Host: new (store: RedisStore) => SessionHost;
+
 /**
  * A `StateStore` that shares breaker state through Redis (or Valkey), standalone, with Sentinel or as
  * a Cluster. A state change reaches every replica by pub/sub; counts are flushed in batches into a
@@ -179,41 +182,43 @@ export class RedisStore extends Emitter<RedisStoreEvents> implements StateStore 
   }
 
   #sessionHost(): SessionHost {
-    return new RedisStore.#Host(this);
+    return new Host(this);
   }
 
-  /** What sessions may ask of their store; a class nested here, so it reaches the store's private methods. */
-  static readonly #Host = class implements SessionHost {
-    constructor(readonly store: RedisStore) {}
+  static {
+    /** What sessions may ask of their store; a class nested here, so it reaches the store's private methods. */
+    Host = class implements SessionHost {
+      constructor(readonly store: RedisStore) {}
 
-    get connected(): boolean {
-      return this.store.connected;
-    }
+      get connected(): boolean {
+        return this.store.connected;
+      }
 
-    publish(name: string, entry: NameEntry, state: SharedState): void {
-      this.store.#publish(name, entry, state);
-    }
+      publish(name: string, entry: NameEntry, state: SharedState): void {
+        this.store.#publish(name, entry, state);
+      }
 
-    report(entry: NameEntry, batch: OutcomeBatch): void {
-      this.store.#report(entry, batch);
-    }
+      report(entry: NameEntry, batch: OutcomeBatch): void {
+        this.store.#report(entry, batch);
+      }
 
-    leaseProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
-      return this.store.#leaseProbe(name, id, limit, ttlMs);
-    }
+      leaseProbe(name: string, id: string, limit: number, ttlMs: number): Promise<boolean> {
+        return this.store.#leaseProbe(name, id, limit, ttlMs);
+      }
 
-    releaseProbe(name: string, id: string): void {
-      this.store.#releaseProbe(name, id);
-    }
+      releaseProbe(name: string, id: string): void {
+        this.store.#releaseProbe(name, id);
+      }
 
-    leave(name: string, replica: StoreReplica): void {
-      this.store.#leave(name, replica);
-    }
+      leave(name: string, replica: StoreReplica): void {
+        this.store.#leave(name, replica);
+      }
 
-    fail(error: unknown): void {
-      this.store.#fail(error);
-    }
-  };
+      fail(error: unknown): void {
+        this.store.#fail(error);
+      }
+    };
+  }
 
   #publish(name: string, entry: NameEntry, state: SharedState): void {
     if (entry.lastLocal === undefined || state.round > entry.lastLocal.round) entry.lastLocal = state;

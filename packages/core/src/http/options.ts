@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BreakerRegistry } from '../registry.js';
 import { InvalidOptionError } from '../errors.js';
 import { resolveOptions, type BreakerOptions } from '../options.js';
-import { describe, invalidOption, parseOptions } from '../validation.js';
+import { describe, optionError, parseOptions } from '../validation.js';
 import {
   HTTP_BULKHEAD_HINTS,
   bulkheadLimit,
@@ -173,4 +173,4 @@ export function resolveHttpOptions<Req>(
   };
 }
 
-const invalid = invalidOption;
+const invalid = optionError;

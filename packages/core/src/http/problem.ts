@@ -114,7 +114,7 @@ export class Rejection {
   /** `error` as a rejection, or `undefined` when it is neither a `BreakerOpenError` nor a `BulkheadRejectedError`. */
   static of(error: unknown): Rejection | undefined {
     return error instanceof BreakerOpenError || error instanceof BulkheadRejectedError
-      ? new Rejection(error)
+      ? new this(error)
       : undefined;
   }
 

@@ -12,7 +12,7 @@ import {
   budgetSchema,
   type RetryBudgetOptions,
 } from '../policies/retryOptions.js';
-import { invalidOption, millis, whole } from '../validation.js';
+import { optionError, millis, whole } from '../validation.js';
 
 /** The methods retried by default: those RFC 9110 defines as idempotent. */
 export const DEFAULT_RETRY_METHODS: readonly string[] = Object.freeze([
@@ -87,7 +87,7 @@ export function resolveHttpRetry(
   const baseDelay = parsed.baseDelay ?? DEFAULT_RETRY_BASE_DELAY;
   const maxDelay = parsed.maxDelay ?? Math.max(DEFAULT_RETRY_MAX_DELAY, baseDelay);
   if (maxDelay < baseDelay) {
-    throw invalidOption(context, 'retry.maxDelay', `at least \`retry.baseDelay\` (${baseDelay})`, maxDelay);
+    throw optionError(context, 'retry.maxDelay', `at least \`retry.baseDelay\` (${baseDelay})`, maxDelay);
   }
   const budget = parsed.budget;
   return {

@@ -1,5 +1,8 @@
 import { BreakerError } from '../errors.js';
 
+// A constant of the module, so that the class does not name itself in its body (the bundler would rename it).
+const FULL = 'BREAKER_BULKHEAD_FULL';
+
 /** Why a bulkhead turned a call away. */
 export type BulkheadRejection = 'full' | 'queue-timeout';
 
@@ -9,7 +12,7 @@ export type BulkheadRejection = 'full' | 'queue-timeout';
  * (`reason: 'queue-timeout'`). Like every Breaker error, `instanceof` holds across two copies of the package.
  */
 export class BulkheadRejectedError extends BreakerError {
-  static override readonly code = 'BREAKER_BULKHEAD_FULL';
+  static override readonly code = FULL;
   override readonly name = 'BulkheadRejectedError';
   /** Name of the bulkhead that turned the call away. */
   readonly bulkhead: string;
@@ -20,7 +23,7 @@ export class BulkheadRejectedError extends BreakerError {
 
   /** `queueTimeoutMs`: how long a call waited in the queue, for a `queue-timeout`. */
   constructor(bulkhead: string, reason: BulkheadRejection, retryAfterMs: number, queueTimeoutMs = 0) {
-    super(BulkheadRejectedError.code, describeRejection(bulkhead, reason, queueTimeoutMs));
+    super(FULL, describeRejection(bulkhead, reason, queueTimeoutMs));
     this.bulkhead = bulkhead;
     this.reason = reason;
     this.retryAfterMs = retryAfterMs;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { BreakerOpenError } from '../errors.js';
-import { clock, fn, invalidOption, millis, nonNegative, parseOptions, whole } from '../validation.js';
+import { clock, fn, optionError, millis, nonNegative, parseOptions, whole } from '../validation.js';
 
 export const DEFAULT_RETRY_ATTEMPTS = 3;
 export const DEFAULT_RETRY_BASE_DELAY = 100;
@@ -99,7 +99,7 @@ export function resolveRetryOptions(options: RetryOptions | undefined): Resolved
   const baseDelay = o.baseDelay ?? DEFAULT_RETRY_BASE_DELAY;
   const maxDelay = o.maxDelay ?? Math.max(DEFAULT_RETRY_MAX_DELAY, baseDelay);
   if (maxDelay < baseDelay) {
-    throw invalidOption('retry()', 'maxDelay', `at least \`baseDelay\` (${baseDelay})`, maxDelay);
+    throw optionError('retry()', 'maxDelay', `at least \`baseDelay\` (${baseDelay})`, maxDelay);
   }
   return {
     attempts: o.attempts ?? DEFAULT_RETRY_ATTEMPTS,
