@@ -10,7 +10,14 @@ import type { FallbackInfo, HttpBreakerOptions, HttpOutcome, ResolvedHttpOptions
 import { resolveHttpOptions } from './options.js';
 import { Rejection } from './problem.js';
 
-const ANSWERED = Symbol.for('@breaker/core/answered');
+/**
+ * The responses a breaker answered in the handler's place. A set beside the responses rather than a mark
+ * on them: a property added to a response whose prototype Express has swapped costs microseconds. One
+ * set for every copy of the package in the process, so that an outer breaker of another copy sees it.
+ */
+const answered: WeakSet<ServerResponse> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('@breaker/core/answered')
+] ??= new WeakSet<ServerResponse>()) as WeakSet<ServerResponse>;
 
 /** Has `bulkhead`'s rejections reported to `registry`'s listeners as `bulkhead-reject` of breaker `name`. */
 export function noteRejections(
@@ -24,12 +31,12 @@ export function noteRejections(
 
 /** Marks a response as a breaker's own rejection, so an outer breaker does not count it. */
 export function markBreakerAnswer(res: ServerResponse): void {
-  (res as unknown as Record<symbol, boolean>)[ANSWERED] = true;
+  answered.add(res);
 }
 
 /** Whether a breaker answered this response in the handler's place. */
 export function isBreakerAnswer(res: ServerResponse): boolean {
-  return (res as unknown as Record<symbol, boolean>)[ANSWERED] === true;
+  return answered.has(res);
 }
 
 /**

@@ -41,11 +41,22 @@ const PROBLEM_HEADERS = {
   'cache-control': 'no-store',
 };
 
+/**
+ * The last open answer made. While a breaker stays open its answer changes once a second at most (the
+ * `Retry-After` counts down), so a storm of rejected requests shares one: frozen, as every adapter only
+ * reads it.
+ */
+let lastOpen: { breaker: string; busy: boolean; retryAfter: number; answer: HttpAnswer } | undefined;
+
 /** The `503` for a request a breaker turned away: names the breaker and its retry time, and nothing of the upstream. */
 export function openAnswer(error: BreakerOpenError, view: AnswerView = {}): HttpAnswer {
   const retryAfter = retryAfterSeconds(error.retryAfterMs, view.maxRetryAfterMs);
   const breaker = view.name ?? error.breaker;
   const busy = rejectionReason(error) === 'half-open-busy';
+  const last = lastOpen;
+  if (last !== undefined && last.retryAfter === retryAfter && last.breaker === breaker && last.busy === busy) {
+    return last.answer;
+  }
   const problem: ProblemDetails = {
     type: busy ? 'urn:breaker:problem:half-open-busy' : 'urn:breaker:problem:circuit-open',
     title: busy ? 'Upstream is being probed' : 'Circuit breaker open',
@@ -56,11 +67,13 @@ export function openAnswer(error: BreakerOpenError, view: AnswerView = {}): Http
     breaker,
     retryAfter,
   };
-  return {
+  const answer: HttpAnswer = Object.freeze({
     status: 503,
-    headers: { ...PROBLEM_HEADERS, 'retry-after': String(retryAfter) },
+    headers: Object.freeze({ ...PROBLEM_HEADERS, 'retry-after': String(retryAfter) }),
     body: JSON.stringify(problem),
-  };
+  });
+  lastOpen = { breaker, busy, retryAfter, answer };
+  return answer;
 }
 
 /** Why a request was turned away, as a fallback is told: open, or only short of trial (or ramp) capacity. */
