@@ -1,26 +1,38 @@
-// One server of http.mjs, in a process of its own: `node http-server.mjs FRAMEWORK VARIANT FAIL_EVERY`
-// listens on 127.0.0.1 (a free port), prints `{"port":N}` as its first line on stdout, then answers each
-// line on stdin with one JSON line: `cpu` gives process.cpuUsage() (user + system, µs), `check` whether a
-// breaker opened. It exits when its stdin closes (the parent is gone) or on SIGTERM.
+// One server of http.mjs, in a process of its own: `node http-server.mjs FRAMEWORK VARIANT MODE` listens
+// on 127.0.0.1 (a free port), prints `{"port":N}` as its first line on stdout, then answers each line on
+// stdin with one JSON line: `cpu` gives process.cpuUsage() (user + system, and user, µs) and the requests the
+// server has seen, `check` whether its breaker behaved as the mode expects. It exits when its stdin closes (the
+// parent is gone) or on SIGTERM.
+//
+// Modes: `ok` (every request answers 200), `fail` (every 100th answers 500), `open` (the breaker is open
+// and answers 503; `bare` answers the same problem itself), `hangup` (the handler answers after
+// HANGUP_DELAY_MS, by which time the client has gone).
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const HOST = '127.0.0.1';
 const NEVER = 1_000_000_000;
+const HOUR = 3_600_000;
+const HANGUP_DELAY_MS = 50;
 const BODY = { ok: true, service: 'bench' };
 const FAILED = { ok: false, error: 'upstream failed' };
 const serverError = Object.assign(new Error('the handler answered 500'), { status: 500 });
 const noop = () => {};
 
-const [frameworkName, variant, failArg] = process.argv.slice(2);
-const failEvery = Number.parseInt(failArg ?? '0', 10) || 0;
+const [frameworkName, variant, mode] = process.argv.slice(2);
 const FRAMEWORKS = ['express4', 'express5', 'koa'];
-const VARIANTS = ['bare', 'empty', 'close', 'Breaker', 'opossum', 'cockatiel'];
-if (!FRAMEWORKS.includes(frameworkName) || !VARIANTS.includes(variant)) {
-  console.error(`usage: node http-server.mjs ${FRAMEWORKS.join('|')} ${VARIANTS.join('|')} FAIL_EVERY`);
+const MODES = {
+  ok: ['bare', 'empty', 'close', 'Breaker', 'opossum', 'cockatiel'],
+  fail: ['bare', 'empty', 'close', 'Breaker', 'opossum', 'cockatiel'],
+  open: ['bare', 'Breaker'],
+  hangup: ['bare', 'empty', 'close', 'Breaker'],
+};
+if (!FRAMEWORKS.includes(frameworkName) || !MODES[mode]?.includes(variant)) {
+  console.error(`usage: node http-server.mjs ${FRAMEWORKS.join('|')} VARIANT ok|fail|open|hangup`);
   process.exit(2);
 }
+const failEvery = mode === 'fail' ? 100 : 0;
 
 /** Whether this request should fail: every `every`th one, or none. */
 function failing(every) {
@@ -30,6 +42,18 @@ function failing(every) {
 
 /** The one breaker this variant uses (none for the floors), and a check that it never opened. */
 async function guard() {
+  if (variant === 'Breaker' && mode === 'open') {
+    // Tripped by one failure, open for an hour: every request takes the open path.
+    const { BreakerRegistry } = await import('@breaker/core');
+    const registry = new BreakerRegistry();
+    const breaker = registry.get('bench', { failureThreshold: 1, timeout: HOUR });
+    await breaker.fire(() => Promise.reject(new Error('down'))).catch(noop);
+    return {
+      options: { name: 'bench', registry },
+      check: () => (breaker.state !== 'open' ? `Breaker is ${breaker.state}, not open` : undefined),
+      close: () => registry.dispose(),
+    };
+  }
   if (variant === 'Breaker') {
     const { BreakerRegistry } = await import('@breaker/core');
     const registry = new BreakerRegistry();
@@ -39,7 +63,9 @@ async function guard() {
         const breaker = registry.peek('bench');
         if (breaker === undefined) return 'Breaker saw no request';
         const stats = breaker.stats();
-        return stats.state !== 'closed' || stats.counts.rejections > 0 ? 'Breaker opened' : undefined;
+        if (stats.state !== 'closed' || stats.counts.rejections > 0) return 'Breaker opened';
+        if (mode === 'hangup' && stats.counts.ignored === 0) return 'Breaker saw no hang-up';
+        return undefined;
       },
       close: () => registry.dispose(),
     };
@@ -73,11 +99,44 @@ async function guard() {
   return { check: () => undefined, close: noop };
 }
 
+/** The 503 a hand-written handler answers while its upstream is known to be down: the same problem as Breaker's. */
+const openUntil = Date.now() + HOUR;
+function openProblem() {
+  const retryAfter = Math.max(1, Math.ceil((openUntil - Date.now()) / 1_000));
+  const problem = {
+    type: 'urn:breaker:problem:circuit-open',
+    title: 'Circuit breaker open',
+    status: 503,
+    detail: `Circuit breaker "bench" is open because its upstream is failing; retry in ${retryAfter} s.`,
+    breaker: 'bench',
+    retryAfter,
+  };
+  return {
+    headers: {
+      'content-type': 'application/problem+json',
+      'cache-control': 'no-store',
+      'retry-after': String(retryAfter),
+    },
+    body: JSON.stringify(problem),
+  };
+}
+
 async function expressApp(g) {
   const { default: express } = await import(frameworkName === 'express4' ? 'express4' : 'express');
   const app = express();
   const fails = failing(failEvery);
   const answer = (res) => {
+    if (mode === 'open') {
+      const { headers, body } = openProblem();
+      res.writeHead(503, headers).end(body);
+      return true;
+    }
+    if (mode === 'hangup') {
+      setTimeout(() => {
+        if (!res.destroyed) res.json(BODY);
+      }, HANGUP_DELAY_MS);
+      return true;
+    }
     if (fails()) {
       res.status(500).json(FAILED);
       return false;
@@ -117,6 +176,20 @@ async function koaApp(g) {
   const fails = failing(failEvery);
   const answer = (ctx) => {
     if (ctx.method !== 'GET' || ctx.path !== '/') return true;
+    if (mode === 'open') {
+      const { headers, body } = openProblem();
+      ctx.status = 503;
+      ctx.set(headers);
+      ctx.body = body;
+      return true;
+    }
+    if (mode === 'hangup') {
+      // Koa answers once the middleware's promise settles: the handler waits, then answers if it still can.
+      return new Promise((resolve) => setTimeout(resolve, HANGUP_DELAY_MS)).then(() => {
+        ctx.body = BODY;
+        return true;
+      });
+    }
     if (fails()) {
       ctx.status = 500;
       ctx.body = FAILED;
@@ -142,7 +215,7 @@ async function koaApp(g) {
   if (variant === 'opossum' || variant === 'cockatiel') {
     app.use((ctx) => g.fire(() => guarded(ctx)).catch(noop));
   } else {
-    app.use((ctx) => void answer(ctx));
+    app.use((ctx) => answer(ctx));
   }
   return app.callback();
 }
@@ -150,6 +223,8 @@ async function koaApp(g) {
 const g = await guard();
 const handler = frameworkName === 'koa' ? await koaApp(g) : await expressApp(g);
 const server = createServer(handler);
+let requests = 0;
+server.on('request', () => requests++);
 server.listen(0, HOST);
 await once(server, 'listening');
 
@@ -171,7 +246,7 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line === 'cpu') {
     const { user, system } = process.cpuUsage();
-    say({ cpu: user + system });
+    say({ cpu: user + system, user, requests });
   } else if (line === 'check') say({ problem: g.check() ?? null });
   else say({ error: `unknown command ${line}` });
 });

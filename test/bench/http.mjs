@@ -7,30 +7,55 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { get as httpGet } from 'node:http';
 import autocannon from 'autocannon';
-import { envInt, max, median, min, num, progress, ratio, runIfMain } from './lib.mjs';
+import { envInt, max, median, min, num, onServerCore, pinSelf, progress, ratio, runIfMain } from './lib.mjs';
 
 const ROUNDS = envInt('BENCH_HTTP_ROUNDS', 4);
 const SECONDS = envInt('BENCH_HTTP_SECONDS', 2);
 const WARMUP_SECONDS = envInt('BENCH_HTTP_WARMUP_SECONDS', 3);
 const CONNECTIONS = 10;
 const NEVER = 1_000_000_000;
+/** In the hang-up storm: the client hangs up this long after sending; the handler answers after 50 ms. */
+const HANG_UP_AFTER_MS = 5;
 const HOST = '127.0.0.1';
 const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
 const START_LIMIT_MS = 15_000;
 const ANSWER_LIMIT_MS = 5_000;
 
-const MODES = [
-  { key: 'ok', heading: 'Every request succeeds', failEvery: 0 },
-  { key: 'fail', heading: '1 % of requests fail (every 100th answers 500)', failEvery: 100 },
-];
-const VARIANTS = [
+const ALL = [
   { key: 'bare', label: 'bare' },
   { key: 'empty', label: 'empty mw' },
   { key: 'close', label: "empty mw + 'close'" },
   { key: 'Breaker', label: 'Breaker' },
   { key: 'opossum', label: 'opossum' },
   { key: 'cockatiel', label: 'cockatiel' },
+];
+const pick = (...keys) => ALL.filter(({ key }) => keys.includes(key));
+const MODES = [
+  { key: 'ok', name: 'all succeed', heading: 'Every request succeeds', variants: ALL },
+  {
+    key: 'fail',
+    name: '1 % fail',
+    heading: '1 % of requests fail (every 100th answers 500)',
+    variants: ALL,
+  },
+  {
+    key: 'open',
+    name: 'open',
+    heading: "Open: every request is turned away with the breaker's 503",
+    variants: [
+      { key: 'bare', label: 'bare, its own 503' },
+      { key: 'Breaker', label: 'Breaker, open' },
+    ],
+  },
+  {
+    key: 'hangup',
+    name: 'hang-up storm',
+    heading: 'Hang-up storm: every client hangs up before the answer',
+    variants: pick('bare', 'empty', 'close', 'Breaker'),
+    storm: true,
+  },
 ];
 const FRAMEWORKS = [
   { name: 'Express 4', arg: 'express4' },
@@ -51,9 +76,10 @@ function within(promise, ms, what) {
  * Starts one variant's server (http-server.mjs) and resolves once it listens. `ask(command)` sends a
  * line to its stdin and resolves with its JSON answer; `stop()` closes its stdin and waits for it to exit.
  */
-async function startServer(framework, variant, failEvery) {
-  const what = `${framework.name} ${variant}`;
-  const child = spawn(process.execPath, [SERVER, framework.arg, variant, String(failEvery)], {
+async function startServer(framework, variant, mode) {
+  const what = `${framework.name} ${variant} (${mode})`;
+  const [command, args] = onServerCore(process.execPath, [SERVER, framework.arg, variant, mode]);
+  const child = spawn(command, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const waiting = [];
@@ -140,46 +166,92 @@ function load(url, seconds) {
   });
 }
 
-/** One measured run: the requests autocannon counted, and the server's CPU time over the run. */
-async function measure(server, seconds) {
-  const before = (await server.ask('cpu')).cpu;
-  const result = await load(server.url, seconds);
-  const after = (await server.ask('cpu')).cpu;
-  result.cpuPerRequest = (after - before) / Math.max(1, result.total);
+/**
+ * The hang-up storm: CONNECTIONS clients, each sending one request at a time on a new connection and
+ * hanging up HANG_UP_AFTER_MS after it is sent, long before the handler answers; bounded in time.
+ */
+async function storm(url, seconds) {
+  if (!url.startsWith(`http://${HOST}:`)) throw new Error(`refusing to load ${url}: ${HOST} only`);
+  const { hostname, port } = new URL(url);
+  const deadline = performance.now() + seconds * 1_000;
+  let sent = 0;
+  let answered = 0;
+  const one = () =>
+    new Promise((resolve) => {
+      let timer;
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const request = httpGet({ host: hostname, port, path: '/', agent: false });
+      request.on('error', done);
+      request.on('close', done);
+      request.on('response', (response) => {
+        answered++;
+        response.resume();
+      });
+      request.on('finish', () => {
+        timer = setTimeout(() => request.destroy(), HANG_UP_AFTER_MS);
+      });
+    });
+  const client = async () => {
+    while (performance.now() < deadline) {
+      sent++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, client));
+  return { rps: sent / seconds, p99: Number.NaN, total: sent, answered, non2xx: 0, errors: 0, timeouts: 0 };
+}
+
+/** One measured run: the load, and the server's CPU time over the requests it saw. */
+async function measure(server, seconds, mode) {
+  const before = await server.ask('cpu');
+  const result = await (mode.storm ? storm(server.url, seconds) : load(server.url, seconds));
+  const after = await server.ask('cpu');
+  result.served = after.requests - before.requests;
+  result.cpuPerRequest = (after.cpu - before.cpu) / Math.max(1, result.served);
+  result.userPerRequest = (after.user - before.user) / Math.max(1, result.served);
   return result;
 }
 
 /** The runs of one framework in one mode: a server per variant, a warm-up each, then ROUNDS rounds. */
 async function runFramework(framework, mode) {
+  const variants = mode.variants;
   const servers = {};
   try {
     const started = await Promise.allSettled(
-      VARIANTS.map(({ key }) => startServer(framework, key, mode.failEvery)),
+      variants.map(({ key }) => startServer(framework, key, mode.key)),
     );
     started.forEach((s, i) => {
-      if (s.status === 'fulfilled') servers[VARIANTS[i].key] = s.value;
+      if (s.status === 'fulfilled') servers[variants[i].key] = s.value;
     });
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    for (const { key } of VARIANTS) await load(servers[key].url, WARMUP_SECONDS);
-    const runs = Object.fromEntries(VARIANTS.map(({ key }) => [key, []]));
+    for (const { key } of variants) await measure(servers[key], WARMUP_SECONDS, mode);
+    const runs = Object.fromEntries(variants.map(({ key }) => [key, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const modeName = mode.key === 'ok' ? 'all succeed' : '1 % fail';
-      progress(`http: ${framework.name}, ${modeName}, round ${round + 1} of ${ROUNDS}`);
-      const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      progress(`http: ${framework.name}, ${mode.name}, round ${round + 1} of ${ROUNDS}`);
+      const order = round % 2 === 0 ? variants : [...variants].reverse();
       for (const { key } of order) {
-        const result = await measure(servers[key], SECONDS);
+        const result = await measure(servers[key], SECONDS, mode);
         if (result.errors > 0 || result.timeouts > 0) {
           throw new Error(`${framework.name} ${key}: ${result.errors} errors, ${result.timeouts} timeouts`);
         }
         runs[key].push(result);
       }
     }
-    for (const { key } of VARIANTS) {
+    for (const { key } of variants) {
       const { problem } = await servers[key].ask('check');
-      if (problem) throw new Error(`${framework.name}, ${mode.key}: ${problem}`);
-      const codes = runs[key].flatMap((r) => Object.keys(r.statusCodes ?? {}));
-      if (codes.includes('503')) throw new Error(`${framework.name} ${key} answered 503: a breaker opened`);
+      if (problem) throw new Error(`${framework.name}, ${mode.name}: ${problem}`);
+      const codes = new Set(runs[key].flatMap((r) => Object.keys(r.statusCodes ?? {})));
+      const expected = mode.key === 'open' ? ['503'] : mode.key === 'fail' ? ['200', '500'] : ['200'];
+      const unexpected = [...codes].filter((code) => !expected.includes(code));
+      if (unexpected.length > 0)
+        throw new Error(`${framework.name} ${key} (${mode.name}) answered ${unexpected}`);
+      if (mode.storm && runs[key].some((r) => r.answered > r.total / 100)) {
+        throw new Error(`${framework.name} ${key}: clients of the hang-up storm got answers`);
+      }
     }
     return runs;
   } finally {
@@ -193,11 +265,13 @@ function perRound(list, base, pick) {
   return { median: median(ratios), min: min(ratios), max: max(ratios) };
 }
 
-function summarize(runs) {
+function summarize(runs, variants) {
   const rps = (r) => r.rps;
   const cpu = (r) => r.cpuPerRequest;
+  const user = (r) => r.userPerRequest;
+  const floor = runs.empty ?? runs.bare;
   return Object.fromEntries(
-    VARIANTS.map(({ key }) => {
+    variants.map(({ key }) => {
       const list = runs[key];
       const total = list.reduce((sum, r) => sum + r.total, 0);
       const non2xx = list.reduce((sum, r) => sum + r.non2xx, 0);
@@ -209,10 +283,12 @@ function summarize(runs) {
           max: max(list.map(rps)),
           p99: median(list.map((r) => r.p99)),
           cpu: median(list.map(cpu)),
+          user: median(list.map(user)),
           vsBare: perRound(list, runs.bare, rps),
-          vsEmpty: perRound(list, runs.empty, rps),
+          vsEmpty: perRound(list, floor, rps),
           cpuVsBare: perRound(list, runs.bare, cpu),
-          cpuVsEmpty: perRound(list, runs.empty, cpu),
+          cpuVsEmpty: perRound(list, floor, cpu),
+          userVsEmpty: perRound(list, floor, user),
           non2xxShare: total === 0 ? 0 : non2xx / total,
         },
       ];
@@ -223,107 +299,140 @@ function summarize(runs) {
 /** `0.97× (0.95–0.99)`: the median of the rounds' ratios, then the lowest and highest. */
 const spread = (r) => `${ratio(r.median)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
 
+/** Only these modes and frameworks, when BENCH_HTTP_MODES / BENCH_HTTP_FRAMEWORKS list them (comma-separated). */
+function chosen(list, variable, keyOf) {
+  const wanted = process.env[variable]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (wanted === undefined || wanted.length === 0) return list;
+  const picked = list.filter((item) => wanted.includes(keyOf(item)));
+  if (picked.length === 0)
+    throw new Error(`${variable}=${process.env[variable]} names none of ${list.map(keyOf)}`);
+  return picked;
+}
+
 export async function run() {
+  const modes = chosen(MODES, 'BENCH_HTTP_MODES', (mode) => mode.key);
+  const frameworks = chosen(FRAMEWORKS, 'BENCH_HTTP_FRAMEWORKS', (framework) => framework.arg);
+  const node = `Node ${process.version}`;
+  const pinned = pinSelf();
   const results = {};
-  for (const mode of MODES) {
+  for (const mode of modes) {
     results[mode.key] = {};
-    for (const framework of FRAMEWORKS) {
-      results[mode.key][framework.name] = summarize(await runFramework(framework, mode));
+    for (const framework of frameworks) {
+      results[mode.key][framework.name] = summarize(await runFramework(framework, mode), mode.variants);
     }
   }
 
-  const sections = MODES.map((mode) => ({
-    heading: mode.heading,
-    table: {
-      columns: [
-        'framework',
-        'variant',
-        'req/s median',
-        'min',
-        'max',
-        '× bare (rounds)',
-        '× empty mw (rounds)',
-        'p99 ms',
-        'CPU µs/req',
-        'CPU × bare',
-        'CPU × empty mw (rounds)',
-        'non-2xx',
-      ],
-      align: ['l', 'l'],
-      rows: FRAMEWORKS.flatMap((framework) =>
-        VARIANTS.map(({ key, label }) => {
-          const f = results[mode.key][framework.name][key];
-          return [
-            framework.name,
-            label,
-            num(f.rps),
-            num(f.min),
-            num(f.max),
-            spread(f.vsBare),
-            spread(f.vsEmpty),
-            num(f.p99),
-            num(f.cpu, 1),
-            ratio(f.cpuVsBare.median),
-            spread(f.cpuVsEmpty),
-            `${(f.non2xxShare * 100).toFixed(2)} %`,
-          ];
-        }),
-      ),
-    },
-  }));
+  const sections = modes.map((mode) => {
+    const floor = mode.variants.some(({ key }) => key === 'empty');
+    const columns = [
+      'framework',
+      'variant',
+      'req/s median',
+      'min',
+      'max',
+      '× bare (rounds)',
+      ...(floor ? ['× empty mw (rounds)'] : []),
+      'p99 ms',
+      'CPU µs/req',
+      'user µs/req',
+      'CPU × bare (rounds)',
+      ...(floor ? ['CPU × empty mw (rounds)', 'user × empty mw (rounds)'] : []),
+    ];
+    return {
+      heading: `${mode.heading} (${node})`,
+      table: {
+        columns,
+        align: ['l', 'l'],
+        rows: frameworks.flatMap((framework) =>
+          mode.variants.map(({ key, label }) => {
+            const f = results[mode.key][framework.name][key];
+            return [
+              framework.name,
+              label,
+              num(f.rps),
+              num(f.min),
+              num(f.max),
+              spread(f.vsBare),
+              ...(floor ? [spread(f.vsEmpty)] : []),
+              mode.storm ? '–' : num(f.p99),
+              num(f.cpu, 1),
+              num(f.user, 1),
+              spread(f.cpuVsBare),
+              ...(floor ? [spread(f.cpuVsEmpty), spread(f.userVsEmpty)] : []),
+            ];
+          }),
+        ),
+      },
+    };
+  });
 
   const target = (text, value, limit, atLeast) => ({
-    target: text,
+    target: `${text} (${node})`,
     value,
     figure: ratio(value),
     limit,
     met: atLeast ? value >= limit : value <= limit,
   });
-  const modeName = (mode) => (mode.key === 'ok' ? 'all succeed' : '1 % fail');
-  const targets = [
-    ...MODES.flatMap((mode) =>
-      FRAMEWORKS.map((framework) => {
-        const value = results[mode.key][framework.name].Breaker.vsBare.median;
-        return target(`HTTP ≥ 0.98× bare: ${framework.name}, ${modeName(mode)}`, value, 0.98, true);
-      }),
-    ),
-    ...FRAMEWORKS.flatMap((framework) => {
-      const breaker = results.ok[framework.name].Breaker;
-      return [
-        target(
-          `HTTP req/s ≥ 0.98× empty middleware: ${framework.name}, all succeed`,
-          breaker.vsEmpty.median,
-          0.98,
-          true,
-        ),
-        target(
-          `HTTP CPU/req ≤ 1.03× empty middleware: ${framework.name}, all succeed`,
-          breaker.cpuVsEmpty.median,
-          1.03,
-          false,
-        ),
-      ];
-    }),
-  ];
+  const targets = [];
+  for (const mode of modes) {
+    for (const framework of frameworks) {
+      const breaker = results[mode.key][framework.name].Breaker;
+      const where = `${framework.name}, ${mode.name}`;
+      if (mode.key === 'ok' || mode.key === 'fail') {
+        targets.push(
+          target(`HTTP req/s ≥ 0.98× empty middleware: ${where}`, breaker.vsEmpty.median, 0.98, true),
+          target(`HTTP CPU/req ≤ 1.03× empty middleware: ${where}`, breaker.cpuVsEmpty.median, 1.03, false),
+        );
+      }
+      if (mode.key === 'open') {
+        targets.push(
+          target(
+            `HTTP open 503 req/s ≥ 0.95× a bare 503: ${framework.name}`,
+            breaker.vsBare.median,
+            0.95,
+            true,
+          ),
+        );
+      }
+      if (mode.key === 'hangup') {
+        targets.push(
+          target(
+            `HTTP hang-up storm CPU/req ≤ 1.1× empty middleware: ${framework.name}`,
+            breaker.cpuVsEmpty.median,
+            1.1,
+            false,
+          ),
+        );
+      }
+    }
+  }
 
   const rounds = `${ROUNDS} round${ROUNDS === 1 ? '' : 's'}`;
   return {
-    title: 'HTTP (http.mjs)',
+    title: `HTTP (http.mjs, ${node})`,
     intro:
       `\`GET /\` answering a small JSON. Each variant's server runs in a process of its own ` +
       `(\`http-server.mjs\`, 127.0.0.1), started once per framework and mode and kept for all its ` +
-      `rounds; autocannon loads it from the benchmark's process with ${CONNECTIONS} connections, ` +
-      `${SECONDS} s per run after a ${WARMUP_SECONDS} s warm-up, ${rounds} in which the variants take ` +
-      `turns (every other round in reverse order). req/s and p99 are medians over the rounds; "× bare" ` +
-      `and "× empty mw" are the median of each round's ratio to that floor's run of the same round, with ` +
-      `the lowest and highest round in brackets. CPU µs/req is the server process's CPU time (user + ` +
-      `system, \`process.cpuUsage()\` read by the server before and after a run) divided by the requests ` +
-      `autocannon counted. "empty mw" is \`(req, res, next) => next()\` (Koa: \`(ctx, next) => next()\`) ` +
+      `rounds; the load comes from the benchmark's process, ${CONNECTIONS} connections, ${SECONDS} s per ` +
+      `run after a ${WARMUP_SECONDS} s warm-up, ${rounds} in which the variants take turns (every other ` +
+      `round in reverse order). req/s and p99 are medians over the rounds; "× bare" and "× empty mw" are ` +
+      `the median of each round's ratio to that floor's run of the same round, with the lowest and highest ` +
+      `round in brackets. ${pinned ? 'The load generator runs on CPU 0 and every server on CPU 1 (`taskset`). ' : ''}` +
+      `CPU µs/req is the server process's CPU time (user + system, \`process.cpuUsage()\` read by the ` +
+      `server before and after a run) divided by the requests the server saw in that run; user µs/req ` +
+      `leaves out the kernel's time (sockets), where the variants do the same work. "empty mw" is \`(req, res, next) => next()\` (Koa: \`(ctx, next) => next()\`) ` +
       `before the handler; "empty mw + 'close'" also adds one \`'close'\` listener to the response. ` +
       `Breaker is the framework's \`circuitBreaker({ name: 'bench', failureThreshold: ${num(NEVER)} })\`; ` +
       `opossum (\`timeout: false\`, percentiles off, \`errorThresholdPercentage: 100\`) and cockatiel ` +
-      `(\`ConsecutiveBreaker(${num(NEVER)})\`) wrap the handler, a 500 counting as a failure. ` +
-      `No breaker opens.`,
+      `(\`ConsecutiveBreaker(${num(NEVER)})\`) wrap the handler, a 500 counting as a failure; autocannon ` +
+      `loads them. In "open", Breaker's breaker was tripped before the run and stays open for an hour, so ` +
+      `every request gets its 503 problem; "bare" answers the same problem document, headers and ` +
+      `\`Retry-After\` from its own handler. In the hang-up storm, each client sends one request at a ` +
+      `time on a new connection and hangs up ${HANG_UP_AFTER_MS} ms after sending it; the handler would ` +
+      `answer after 50 ms, so no request is answered and Breaker counts each as a hang-up.`,
     sections,
     results,
     targets,

@@ -1,5 +1,7 @@
-// Runs micro.mjs, after504.mjs, memory.mjs, http.mjs, proxy.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of its own and bounded
-// in time, prints their tables and writes them, with the machine and the versions measured, to RESULTS.md.
+// Runs micro.mjs, after504.mjs, memory.mjs, http.mjs (on Node 20, then its main tables on Node 22 and 24),
+// profile-http.mjs, proxy.mjs, policies.mjs, otel.mjs, fleet.mjs and redis-scale.mjs, each in a process of
+// its own and bounded in time, prints their tables and writes them, with the machine and the versions
+// measured, to RESULTS.md. The other Nodes come from the npm registry's `node` package, through npx.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
@@ -13,7 +15,10 @@ const SCRIPTS = [
   { file: 'micro.mjs', args: [], limitMs: 3 * 60_000 },
   { file: 'after504.mjs', args: [], limitMs: 3 * 60_000 },
   { file: 'memory.mjs', args: ['--expose-gc'], limitMs: 3 * 60_000 },
-  { file: 'http.mjs', args: [], limitMs: 8 * 60_000 },
+  { file: 'http.mjs', args: [], limitMs: 16 * 60_000 },
+  { file: 'http.mjs', args: [], limitMs: 12 * 60_000, node: '22', env: { BENCH_HTTP_MODES: 'ok,fail' } },
+  { file: 'http.mjs', args: [], limitMs: 12 * 60_000, node: '24', env: { BENCH_HTTP_MODES: 'ok,fail' } },
+  { file: 'profile-http.mjs', args: [], limitMs: 6 * 60_000 },
   { file: 'proxy.mjs', args: [], limitMs: 4 * 60_000 },
   { file: 'policies.mjs', args: [], limitMs: 2 * 60_000 },
   { file: 'otel.mjs', args: [], limitMs: 2 * 60_000 },
@@ -70,17 +75,49 @@ function header(started) {
 }
 
 /** Runs one script as a child process; resolves with its JSON report. */
-function runScript({ file, args, limitMs }, dir) {
-  const out = join(dir, `${file}.json`);
+// Settings that pnpm hands its scripts as npm_config_* variables and npm does not know: npx would warn.
+const pnpmOnly = /^npm_config_(verify_deps_before_run|npm_globalconfig|_jsr_registry)$/i;
+const npxEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !pnpmOnly.test(key)));
+
+/** Runs one script as a child process, on this Node or on `node@major`; resolves with its JSON report. */
+function runScript({ file, args, limitMs, node, env }, dir) {
+  const out = join(dir, `${file}${node ?? ''}.json`);
+  const scriptArgs = [...args, join(here, file), '--json', out];
+  const [command, commandArgs] =
+    node === undefined
+      ? [process.execPath, scriptArgs]
+      : ['npx', ['-y', '-p', `node@${node}`, 'node', ...scriptArgs]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...args, join(here, file), '--json', out], {
+    const child = spawn(command, commandArgs, {
       cwd: here,
       stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...npxEnv, ...env },
+      // Its own process group, so that a script that runs too long is stopped with the servers it started.
+      detached: true,
     });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       reject(new Error(`${file} did not finish within ${limitMs / 1_000} s`));
     }, limitMs);
+    // Stopping the benchmarks stops the script's group too.
+    const stop = (signal) => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    child.on('exit', () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -109,7 +146,8 @@ try {
   for (const script of SCRIPTS) {
     const t0 = performance.now();
     const report = await runScript(script, dir);
-    reports.push({ ...report, file: script.file, seconds: (performance.now() - t0) / 1_000 });
+    const file = script.node === undefined ? script.file : `${script.file} (Node ${script.node})`;
+    reports.push({ ...report, file, seconds: (performance.now() - t0) / 1_000 });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

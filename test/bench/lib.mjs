@@ -2,6 +2,7 @@
 // small protocol by which index.mjs collects each script's results.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The median of a list of numbers (the mean of the two middle ones for an even count). */
@@ -112,4 +113,34 @@ export function cpuModel() {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Keeps the load generator and the server under test off each other's core when the machine has two
+ * or more: `pinSelf()` moves every thread of this process to CPU 0 and `onServerCore(command, args)`
+ * starts a child on CPU 1, through util-linux's `taskset`. Without `taskset` both leave things as they are.
+ * Returns whether pinning is in effect, for the report.
+ */
+export function pinSelf() {
+  if (!canPin()) return false;
+  execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
+  return true;
+}
+
+/** `[command, args]` that start `command` on the server's core (see {@link pinSelf}). */
+export function onServerCore(command, args) {
+  return canPin() ? ['taskset', ['-c', '1', command, ...args]] : [command, args];
+}
+
+let pinning;
+function canPin() {
+  if (pinning === undefined) {
+    try {
+      pinning = availableParallelism() >= 2 && process.platform === 'linux';
+      if (pinning) execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    } catch {
+      pinning = false;
+    }
+  }
+  return pinning;
 }

@@ -1,4 +1,4 @@
-// Where a server of http.mjs spends its CPU: `node profile-http.mjs [FRAMEWORK] [VARIANT…]` runs each
+// Where a server of http.mjs spends its CPU: `node profile-http.mjs [FRAMEWORK] [MODE] [VARIANT…]` runs each
 // variant's server (http-server.mjs) under V8's sampling profiler (`--cpu-prof`), loads it with
 // autocannon from this process (127.0.0.1, bounded in time), and prints the CPU time per request by
 // where it went (Breaker's packages, the framework, Node's own code, the garbage collector, the rest)
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { envInt, num, table } from './lib.mjs';
+import { envInt, num, onServerCore, pinSelf, progress, runIfMain, table } from './lib.mjs';
 
 const SECONDS = envInt('BENCH_PROFILE_SECONDS', 6);
 const WARMUP_SECONDS = envInt('BENCH_PROFILE_WARMUP_SECONDS', 3);
@@ -56,15 +56,17 @@ export function summarizeProfile(profile) {
   return { places, functions: [...functions.values()].sort((a, b) => b.micros - a.micros) };
 }
 
-async function profileOne(framework, variant) {
+async function profileOne(framework, mode, variant) {
   const dir = mkdtempSync(join(tmpdir(), 'breaker-profile-'));
-  const child = spawn(
-    process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${dir}`, SERVER, framework, variant, '0'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+  const [command, args] = onServerCore(process.execPath, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    SERVER,
+    framework,
+    variant,
+    mode,
+  ]);
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const next = () => new Promise((resolve) => lines.once('line', (line) => resolve(JSON.parse(line))));
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -96,48 +98,95 @@ function load(url, seconds) {
   });
 }
 
-export async function run(framework = 'koa', variants = ['empty', 'Breaker']) {
+const PLACES = [
+  'Breaker',
+  'framework',
+  'framework dependencies',
+  'Node',
+  'V8 and native',
+  'GC',
+  'bench server',
+];
+
+/** Profiles each variant of one framework and mode: the table of places, and each variant's top functions. */
+async function compare(framework, mode, variants) {
+  pinSelf();
   const rows = [];
   const tops = [];
   for (const variant of variants) {
-    const p = await profileOne(framework, variant);
+    const p = await profileOne(framework, mode, variant);
     const perRequest = (micros) => micros / p.requests;
     const busy = [...p.places].filter(([place]) => place !== 'idle').reduce((s, [, m]) => s + m, 0);
-    rows.push({ variant, p, busy: perRequest(busy) });
-    tops.push(
-      `${framework} ${variant}: top functions by own time (then the rest of Breaker's), µs per request\n` +
-        table({
-          columns: ['function', 'place', 'µs/req'],
-          rows: [
-            ...p.functions.slice(0, TOP),
-            ...p.functions.slice(TOP).filter((f) => f.place === 'Breaker' && perRequest(f.micros) >= 0.01),
-          ].map((f) => [f.key, f.place, num(perRequest(f.micros), 2)]),
-          align: ['l', 'l', 'r'],
-        }),
-    );
-  }
-  const placeNames = [
-    'Breaker',
-    'framework',
-    'framework dependencies',
-    'Node',
-    'V8 and native',
-    'GC',
-    'bench server',
-  ];
-  const report = table({
-    columns: ['variant', 'req/s', 'busy µs/req', ...placeNames],
-    rows: rows.map(({ variant, p, busy }) => [
+    rows.push([
       variant,
       num(p.rps),
-      num(busy, 2),
-      ...placeNames.map((place) => num((p.places.get(place) ?? 0) / p.requests, 2)),
-    ]),
-  });
-  return `${report}\n\n${tops.join('\n\n')}`;
+      num(perRequest(busy), 2),
+      ...PLACES.map((place) => num(perRequest(p.places.get(place) ?? 0), 2)),
+    ]);
+    const listed = [
+      ...p.functions.slice(0, TOP),
+      ...p.functions.slice(TOP).filter((f) => f.place === 'Breaker' && perRequest(f.micros) >= 0.05),
+    ];
+    tops.push({
+      variant,
+      rows: listed.map((f) => [f.key, f.place, num(perRequest(f.micros), 2)]),
+    });
+  }
+  return { places: { columns: ['variant', 'req/s', 'busy µs/req', ...PLACES], rows }, tops };
+}
+
+/** The comparisons index.mjs records: each framework with every request succeeding, and the open path. */
+const RECORDED = [
+  ['express4', 'ok', ['empty', 'Breaker']],
+  ['express5', 'ok', ['empty', 'Breaker']],
+  ['koa', 'ok', ['empty', 'Breaker']],
+  ['express5', 'open', ['bare', 'Breaker']],
+  ['koa', 'open', ['bare', 'Breaker']],
+];
+
+export async function run() {
+  const sections = [];
+  for (const [framework, mode, variants] of RECORDED) {
+    progress(`profile: ${framework}, ${mode}`);
+    const { places, tops } = await compare(framework, mode, variants);
+    const breaker = tops.find((t) => t.variant === 'Breaker');
+    sections.push({
+      heading: `${framework}, ${mode}`,
+      table: places,
+      notes:
+        `Breaker's own functions and the busiest of the rest, µs per request:\n\n` +
+        table({ columns: ['function', 'place', 'µs/req'], rows: breaker.rows, align: ['l', 'l', 'r'] }),
+    });
+  }
+  return {
+    title: 'Where the CPU goes (profile-http.mjs)',
+    intro:
+      `Each server of http.mjs run under V8's sampling profiler (\`--cpu-prof\`, on the server's core), ` +
+      `loaded for ${WARMUP_SECONDS} s, then ${SECONDS} s, by autocannon (10 connections). Time is each ` +
+      `function's own time per request answered, summed by place: Breaker's packages, the framework, ` +
+      `Node's own JavaScript and native calls (\`writev\` is the socket write, most of a request), V8, ` +
+      `the garbage collector, and the bench server's handler. The profiler slows the servers (Express ` +
+      `most), so the figures say where time goes, not how fast a server is.`,
+    sections,
+    targets: [],
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [framework, ...variants] = process.argv.slice(2);
-  console.log(await run(framework, variants.length > 0 ? variants : undefined));
+  if (process.argv.includes('--json')) {
+    await runIfMain(import.meta, run);
+  } else {
+    const [framework = 'koa', mode = 'ok', ...variants] = process.argv.slice(2);
+    const { places, tops } = await compare(
+      framework,
+      mode,
+      variants.length > 0 ? variants : ['empty', 'Breaker'],
+    );
+    console.log(table(places));
+    for (const { variant, rows } of tops) {
+      console.log(
+        `\n${framework} ${variant}, µs per request:\n${table({ columns: ['function', 'place', 'µs/req'], rows, align: ['l', 'l', 'r'] })}`,
+      );
+    }
+  }
 }
