@@ -54,7 +54,12 @@ export function openAnswer(error: BreakerOpenError, view: AnswerView = {}): Http
   const breaker = view.name ?? error.breaker;
   const busy = rejectionReason(error) === 'half-open-busy';
   const last = lastOpen;
-  if (last !== undefined && last.retryAfter === retryAfter && last.breaker === breaker && last.busy === busy) {
+  if (
+    last !== undefined &&
+    last.retryAfter === retryAfter &&
+    last.breaker === breaker &&
+    last.busy === busy
+  ) {
     return last.answer;
   }
   const problem: ProblemDetails = {
