@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import { CallTimeoutError, InvalidOptionError, resolveOptions, systemClock } from '@breaker/core';
@@ -107,7 +108,7 @@ export function proxy(options: ProxyOptions): ProxyHandler {
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
-    signal: AbortSignal,
+    signal: HangUp,
   ): Promise<void> => {
     const started = clock.now();
     const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
@@ -151,13 +152,13 @@ export function proxy(options: ProxyOptions): ProxyHandler {
   const handler = async function proxyHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = upstreamPath(base.pathname, req.url ?? '/');
     if (path === undefined) return send(res, badPath());
-    const controller = new AbortController();
+    const hangUp = new HangUp();
     const onClose = (): void => {
-      if (!res.writableFinished) controller.abort(new ClientClosedError());
+      if (!res.writableFinished) hangUp.abort(new ClientClosedError());
     };
     res.once('close', onClose);
     try {
-      await forward(req, res, path, controller.signal);
+      await forward(req, res, path, hangUp);
     } finally {
       res.off('close', onClose);
     }
@@ -239,3 +240,19 @@ function send(res: ServerResponse, answer: HttpAnswer): void {
 }
 
 export type { IncomingHttpHeaders };
+
+/**
+ * The client's hang-up, as the partner request's signal. undici takes an EventEmitter with `aborted` and
+ * `reason` as a signal; one costs far less per request than an AbortController and its AbortSignal.
+ */
+class HangUp extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
