@@ -714,6 +714,29 @@ describe('saved state', () => {
     expect(restored.state).toBe('half-open');
   });
 
+  it('a resumed open breaker goes half-open on its own when the time is up, telling its listeners', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({
+      clock,
+      timeout: 10_000,
+      initialState: {
+        version: 1,
+        name: 'breaker',
+        state: 'open',
+        round: 3,
+        openedAt: clock.now() - 4_000,
+        openUntil: clock.now() + 6_000,
+        trips: 1,
+      },
+    });
+    const changes: string[] = [];
+    breaker.on('state-change', (event) => changes.push(`${event.from}>${event.to}:${event.reason}`));
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(6_000);
+    expect(changes).toEqual(['open>half-open:timeout-elapsed']);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('an open snapshot whose time has passed resumes half-open', () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker({

@@ -121,6 +121,73 @@ describe('slow calls', () => {
   });
 });
 
+describe('slow calls, below and around the rule', () => {
+  it('stays closed while the slow-call rate is below its threshold', async () => {
+    const { breaker, call } = setup({ slowCallDuration: 100, slowCallRateThreshold: 50, minimumCalls: 4 });
+    for (let i = 0; i < 40; i++) await call(true, i % 4 === 0 ? 150 : 10);
+    expect(breaker.stats().window?.slowCallRate).toBeLessThan(50);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('never opens for slow calls without a slow-call rule, however many there are', async () => {
+    const { breaker, call } = setup({ slowCallDuration: 100, failureRateThreshold: 50, minimumCalls: 2 });
+    for (let i = 0; i < 10; i++) await call(true, 500);
+    expect(breaker.stats().window).toMatchObject({ calls: 10, slow: 10, slowCallRate: 100 });
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('counts a slow failure as slow: in its event, in the window and against the slow-call rule', async () => {
+    const { breaker, call, reasons } = setup({
+      slowCallDuration: 100,
+      slowCallRateThreshold: 50,
+      failureRateThreshold: 100,
+      minimumCalls: 2,
+    });
+    const slow: boolean[] = [];
+    breaker.on('failure', (event) => slow.push(event.slow));
+    await call(true, 10);
+    expect(breaker.state).toBe('closed');
+    await call(false, 200);
+    expect(slow).toEqual([true]);
+    expect(breaker.state).toBe('open');
+    expect(reasons).toEqual(['slow-call-rate']);
+  });
+
+  it('lets slow calls age out of a time window', async () => {
+    const { breaker, call, clock } = setup({
+      slowCallDuration: 100,
+      failureRateThreshold: 100,
+      window: { type: 'time', duration: 10_000, buckets: 10 },
+    });
+    await call(true, 150);
+    await call(true, 150);
+    expect(breaker.stats().window).toMatchObject({ calls: 2, slow: 2 });
+    clock.advance(5_000);
+    await call(true, 10);
+    expect(breaker.stats().window).toMatchObject({ calls: 3, slow: 2 });
+    clock.advance(6_000);
+    expect(breaker.stats().window).toMatchObject({ calls: 1, slow: 0, slowCallRate: 0 });
+  });
+
+  it.each([
+    ['count', { type: 'count', size: 10 }],
+    ['time', { type: 'time', duration: 10_000, buckets: 10 }],
+  ] as const)('forgets slow calls on reset (%s window)', async (_kind, window) => {
+    const { breaker, call } = setup({ slowCallDuration: 100, failureRateThreshold: 100, window });
+    await call(true, 150);
+    await call(false, 150);
+    expect(breaker.stats().window).toMatchObject({ calls: 2, failures: 1, slow: 2 });
+    breaker.reset();
+    expect(breaker.stats().window).toMatchObject({
+      calls: 0,
+      failures: 0,
+      slow: 0,
+      failureRate: 0,
+      slowCallRate: 0,
+    });
+  });
+});
+
 describe('cost per call', () => {
   it('does the same work per failure with 100 or 100 000 calls in the window', async () => {
     for (const size of [100, 100_000]) {

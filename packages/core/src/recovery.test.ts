@@ -56,6 +56,17 @@ describe('gradual recovery', () => {
     expect(breaker.stats().recovery).toBeNull();
   });
 
+  it('counts the admitted share afresh each second, from the first call of the second', async () => {
+    const { breaker, clock } = recovered({ recoveryInitialRate: 10, recoveryDuration: 100_000 });
+    await trip(breaker, clock);
+    expect(await admittedOf(breaker, 1)).toBe(1);
+    clock.advance(999);
+    expect(await admittedOf(breaker, 1)).toBe(0);
+    clock.advance(1);
+    expect(await admittedOf(breaker, 1)).toBe(1);
+    expect(await admittedOf(breaker, 1)).toBe(0);
+  });
+
   it('a failure during the ramp opens the breaker again', async () => {
     const { breaker, clock } = recovered();
     const reasons: string[] = [];

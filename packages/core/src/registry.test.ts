@@ -106,6 +106,21 @@ describe('BreakerRegistry', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('disposing the registry disposes the breakers it holds: no timer of an open one is left', async () => {
+    const clock = new ManualClock();
+    const registry = new BreakerRegistry({ defaults: { clock, failureThreshold: 1, timeout: 5_000 } });
+    const breaker = registry.get('a');
+    await breaker.fire(() => Promise.reject(new Error('down'))).catch(() => {});
+    expect(breaker.state).toBe('open');
+    expect(clock.pendingTimers).toBe(1);
+    const changes: string[] = [];
+    breaker.on('state-change', (event) => changes.push(event.to));
+    registry.dispose();
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(10_000);
+    expect(changes).toEqual([]);
+  });
+
   it('two registries never share breakers', () => {
     expect(new BreakerRegistry().get('x')).not.toBe(new BreakerRegistry().get('x'));
   });

@@ -184,6 +184,41 @@ describe('StateStore contract', () => {
 });
 
 describe('shared rounds', () => {
+  it('a replica takes the round of a shared state it adopts, however far ahead, and counts on from it', () => {
+    let replica: StoreReplica | undefined;
+    const published: SharedState[] = [];
+    const store: StateStore = {
+      connect(_name, r) {
+        replica = r;
+        return {
+          publish: (state) => void published.push(state),
+          report() {},
+          tryAcquireProbe: () => true,
+          releaseProbe() {},
+          close() {},
+        };
+      },
+    };
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ name: 'p', store, clock, timeout: 1_000 });
+    replica!.applyRemote({
+      version: 1,
+      name: 'p',
+      state: 'open',
+      round: 7,
+      openedAt: clock.now(),
+      openUntil: clock.now() + 5_000,
+      trips: 2,
+      reason: 'failure-rate',
+      origin: 'another replica',
+    });
+    expect(breaker.state).toBe('open');
+    expect(breaker.stats().round).toBe(7);
+    breaker.reset();
+    expect(breaker.stats().round).toBe(8);
+    expect(published.at(-1)).toMatchObject({ state: 'closed', round: 8 });
+  });
+
   it('a change the store kept local does not make the replica deaf to later shared states', async () => {
     let replica: StoreReplica | undefined;
     const store: StateStore = {

@@ -234,4 +234,24 @@ describe('retry: Retry-After', () => {
     expect(gaveUp).toHaveBeenCalledWith(expect.objectContaining({ attempts: 1, reason: 'retry-after' }));
     expect(policy.stats().giveUps).toEqual({ attempts: 0, budget: 0, 'retry-after': 1 });
   });
+
+  it('waits a Retry-After of exactly maxDelay rather than giving up', async () => {
+    const { clock, policy, delays } = setup({ maxDelay: 5_000, random: () => 0 });
+    const fn = vi.fn().mockRejectedValueOnce(limited(5_000)).mockResolvedValueOnce('ok');
+    await expect(run(clock, policy.execute(fn))).resolves.toBe('ok');
+    expect(delays).toEqual([5_000]);
+    expect(policy.stats().giveUps['retry-after']).toBe(0);
+  });
+
+  it.each([
+    ['zero', 0],
+    ['negative', -1_000],
+    ['infinite', Number.POSITIVE_INFINITY],
+    ['not a number', Number.NaN],
+  ])('ignores a %s retryAfterMs and backs off as usual', async (_what, retryAfterMs) => {
+    const { clock, policy, delays } = setup({ maxDelay: 5_000, baseDelay: 100, random: () => 0.5 });
+    const fn = vi.fn().mockRejectedValueOnce(limited(retryAfterMs)).mockResolvedValueOnce('ok');
+    await expect(run(clock, policy.execute(fn))).resolves.toBe('ok');
+    expect(delays).toEqual([50]);
+  });
 });

@@ -92,6 +92,23 @@ describe('compose: the recommended stack', () => {
     expect(signals[1]!.aborted).toBe(false);
   });
 
+  it('passes an outer breaker`s deadline down: the function inside the other layers is aborted at its callTimeout', async () => {
+    const { clock, ...make } = parts();
+    const stack = compose(make.breaker({ callTimeout: 1_000 }), make.bulkhead(), make.retry({ attempts: 1 }));
+    const signals: AbortSignal[] = [];
+    const call = stack.execute((context) => {
+      signals.push(context.signal);
+      return hang(context);
+    });
+    const outcome = expect(call).rejects.toBeInstanceOf(CallTimeoutError);
+    await settle();
+    expect(signals[0]!.aborted).toBe(false);
+    clock.advance(1_000);
+    await outcome;
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toBeInstanceOf(CallTimeoutError);
+  });
+
   it('is typed: a fallback adds its value to the result, other layers add nothing', async () => {
     const { breaker, retry } = parts();
     const plain = compose(retry(), breaker());

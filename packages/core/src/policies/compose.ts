@@ -69,10 +69,6 @@ export class ComposedPolicy<R = never> implements Policy<R> {
   }
 }
 
-/**
- * Stacks policies and breakers into one policy, outermost first. The recommended order is
- * `compose(fallback(...), bulkhead(...), retry(...), breaker)`: see the README for why.
- */
 /** Retry, bulkhead and fallback pass their caller's signal through; a breaker aborts its own only at `callTimeout`. */
 function mayAbort(guard: Guard): boolean {
   if (guard instanceof RetryPolicy || guard instanceof BulkheadPolicy || guard instanceof FallbackPolicy)
@@ -81,6 +77,10 @@ function mayAbort(guard: Guard): boolean {
   return true;
 }
 
+/**
+ * Stacks policies and breakers into one policy, outermost first. The recommended order is
+ * `compose(fallback(...), bulkhead(...), retry(...), breaker)`: see the README for why.
+ */
 export function compose<P extends readonly [Guard, ...Guard[]]>(
   ...policies: P
 ): ComposedPolicy<FallbackOf<P[number]>> {
