@@ -97,3 +97,89 @@ describe('the request path', () => {
     expect(reasons).toEqual([expect.any(ClientClosedError)]);
   });
 });
+
+describe('one outcome per request', () => {
+  const guardWith = (options: Record<string, unknown> = {}) =>
+    new HttpGuard<object>({ name: 'p', registry: new BreakerRegistry(), ...options }, 'test');
+
+  it('counts the status sent: a 5xx fails, anything below succeeds; later outcomes do nothing', () => {
+    const guard = guardWith({ failureThreshold: 10 });
+    const failed = admit(guard, response());
+    expect(failed.finish(502)).toBe(true);
+    expect(failed.finish(200)).toBe(false);
+    expect(failed.settled).toBe(true);
+    const ok = admit(guard, response());
+    expect(ok.finish(404)).toBe(false);
+    ok.hangUp();
+    expect(guard.breakerFor({}).stats().counts).toMatchObject({ failures: 1, successes: 1, ignored: 0 });
+  });
+
+  it('stands a failing status for the error when the framework shows none, without a stack', () => {
+    const guard = guardWith({ failureThreshold: 10 });
+    const errors: unknown[] = [];
+    guard.breakerFor({}).on('failure', (event) => errors.push(event.error));
+    admit(guard, response()).finish(503);
+    expect(errors).toEqual([expect.objectContaining({ name: 'HttpStatusError', status: 503 })]);
+    expect((errors[0] as Error).message).toBe('The handler answered 503');
+    expect((errors[0] as Error).stack).not.toMatch(/\n\s+at /);
+    const thrown = new Error('handler threw');
+    admit(guard, response()).finish(500, thrown);
+    expect(errors[1]).toBe(thrown);
+  });
+
+  it('lets the default decide when isFailure throws', () => {
+    const guard = guardWith({
+      failureThreshold: 10,
+      isFailure: () => {
+        throw new Error('bad rule');
+      },
+    });
+    expect(admit(guard, response()).finish(500)).toBe(true);
+    expect(admit(guard, response()).finish(200)).toBe(false);
+  });
+
+  it("counts another breaker's answer neither way", () => {
+    const guard = guardWith({ failureThreshold: 1 });
+    expect(admit(guard, response()).finish(503, undefined, true)).toBe(false);
+    expect(guard.breakerFor({}).stats().counts).toMatchObject({ failures: 0, ignored: 1 });
+    expect(guard.breakerFor({}).state).toBe('closed');
+  });
+
+  it('at callTimeout counts a timeout and tells the adapter, once, unless the outcome came first', () => {
+    const clock = new ManualClock();
+    const guard = guardWith({ clock, callTimeout: 100, failureThreshold: 10 });
+    const late = admit(guard, response());
+    const timeouts: unknown[] = [];
+    late.startDeadline((error) => timeouts.push(error));
+    clock.advance(99);
+    expect(timeouts).toEqual([]);
+    clock.advance(1);
+    expect(timeouts).toEqual([expect.objectContaining({ name: 'CallTimeoutError', timeoutMs: 100 })]);
+    expect(late.finish(200)).toBe(false);
+    const early = admit(guard, response());
+    early.startDeadline((error) => timeouts.push(error));
+    early.finish(200);
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(1_000);
+    expect(timeouts).toHaveLength(1);
+    expect(guard.breakerFor({}).stats().counts).toMatchObject({ timeouts: 1, failures: 1, successes: 1 });
+  });
+
+  it('arms no deadline without callTimeout', () => {
+    const clock = new ManualClock();
+    const guard = guardWith({ clock });
+    admit(guard, response()).startDeadline(() => {
+      throw new Error('never');
+    });
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('tells its handler the breaker name, and the signal only when read', () => {
+    const guard = guardWith({ name: 'partner' });
+    const call = admit(guard, response());
+    const info = call.info();
+    expect(info.name).toBe('partner');
+    expect(info.signal).toBe(call.signal);
+    expect(info.signal.aborted).toBe(false);
+  });
+});
