@@ -183,3 +183,45 @@ describe('one outcome per request', () => {
     expect(info.signal.aborted).toBe(false);
   });
 });
+
+describe('the bulkhead in front of the breaker', () => {
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('admits maxConcurrent at once, queues maxQueue, turns the rest away, and hands a freed slot on', async () => {
+    const guard = new HttpGuard<object>(
+      { name: 'p', registry: new BreakerRegistry(), bulkhead: { maxConcurrent: 1, maxQueue: 1 } },
+      'test',
+    );
+    const first = await guard.enter({}, response());
+    expect(first).toBeInstanceOf(RequestCall);
+    const queued = guard.enter({}, response());
+    await settle();
+    const full = await guard.enter({}, response());
+    expect(full).toMatchObject({ reason: 'bulkhead-full' });
+    (first as RequestCall).finish(200);
+    (first as RequestCall).release();
+    const second = await queued;
+    expect(second).toBeInstanceOf(RequestCall);
+    (second as RequestCall).release();
+    (second as RequestCall).release();
+    expect(await guard.enter({}, response())).toBeInstanceOf(RequestCall);
+  });
+
+  it('drops a queued request whose client hangs up, and gives its place to nobody', async () => {
+    const guard = new HttpGuard<object>(
+      { name: 'p', registry: new BreakerRegistry(), bulkhead: { maxConcurrent: 1, maxQueue: 1 } },
+      'test',
+    );
+    const first = (await guard.enter({}, response())) as RequestCall;
+    const res = response();
+    const queued = guard.enter({}, res);
+    await settle();
+    res.closeNow(false);
+    await settle();
+    expect(await queued).toBeUndefined();
+    expect(res.listenerCount('close')).toBe(0);
+    first.release();
+    expect(await guard.enter({}, response())).toBeInstanceOf(RequestCall);
+    expect(guard.breakerFor({}).stats().counts).toMatchObject({ successes: 0, failures: 0, ignored: 0 });
+  });
+});
