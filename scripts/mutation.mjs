@@ -17,6 +17,23 @@ const report = join(core, 'reports', 'mutation', 'mutation.json');
 const results = join(core, 'mutation', 'RESULTS.md');
 const args = process.argv.slice(2);
 
+/** The commit measured: read before StrykerJS copies the sources, as the run tests what was there then. */
+const commit = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/core/src'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    return dirty.trim() === '' ? head : `${head}, with uncommitted changes under packages/core/src`;
+  } catch {
+    return 'unknown';
+  }
+})();
+
 if (!args.includes('--results-only')) {
   if (args.includes('--full')) rmSync(join(core, 'reports', 'mutation', 'incremental.json'), { force: true });
   const stryker = join(root, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
@@ -108,13 +125,6 @@ const lines = [
   ]),
 ];
 const marked = equivalents();
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
 const document = [
   '# Mutation score of @breaker/core',
   `\`pnpm mutation\` (StrykerJS ${json.framework?.version ?? ''}, vitest runner, \`perTest\` coverage, ` +
