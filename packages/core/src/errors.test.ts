@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BreakerError, BreakerOpenError, CallTimeoutError, InvalidOptionError } from './errors.js';
+import { BreakerError, BreakerOpenError, CallTimeoutError, InvalidOptionError, rejection } from './errors.js';
 
 describe('errors', () => {
   it('carry a stable code and name', () => {
@@ -57,5 +57,96 @@ describe('errors', () => {
     expect(new BreakerOpenError('partner', 'open', 1_500).message).toBe(
       'Circuit breaker "partner" is open; retry in 2 s',
     );
+  });
+
+  it('says in its message why each state turned the call away', () => {
+    expect({
+      open: new BreakerOpenError('partner', 'open', 4_001).message,
+      'open, under a second': new BreakerOpenError('partner', 'open', 1).message,
+      'open, nothing left': new BreakerOpenError('partner', 'open', 0).message,
+      'half-open': new BreakerOpenError('partner', 'half-open', 0).message,
+      'forced-open': new BreakerOpenError('partner', 'forced-open', 10_000).message,
+      recovering: new BreakerOpenError('partner', 'recovering', 0).message,
+    }).toMatchInlineSnapshot(`
+      {
+        "forced-open": "Circuit breaker "partner" is forced open until it is reset",
+        "half-open": "Circuit breaker "partner" is half-open and its trial calls are all in use",
+        "open": "Circuit breaker "partner" is open; retry in 5 s",
+        "open, nothing left": "Circuit breaker "partner" is open; retry in 0 s",
+        "open, under a second": "Circuit breaker "partner" is open; retry in 1 s",
+        "recovering": "Circuit breaker "partner" is recovering from being open and admits only part of its calls",
+      }
+    `);
+  });
+
+  it('a rejection carries the breaker, its state and the time to wait', () => {
+    const error = new BreakerOpenError('partner', 'recovering', 250);
+    expect({ ...error, message: error.message }).toEqual({
+      code: 'BREAKER_OPEN',
+      name: 'BreakerOpenError',
+      breaker: 'partner',
+      state: 'recovering',
+      retryAfterMs: 250,
+      message: 'Circuit breaker "partner" is recovering from being open and admits only part of its calls',
+    });
+  });
+
+  it('a fail-fast rejection has no stack frames and leaves stack traces of other errors whole', () => {
+    const before = Error.stackTraceLimit;
+    const error = rejection('partner', 'open', 2_000);
+    expect(error).toBeInstanceOf(BreakerOpenError);
+    expect(error).toMatchObject({ breaker: 'partner', state: 'open', retryAfterMs: 2_000 });
+    expect(error.stack).toBe('BreakerOpenError: Circuit breaker "partner" is open; retry in 2 s');
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(new Error('elsewhere').stack!.split('\n').length).toBeGreaterThan(1);
+  });
+
+  it('the base class carries any code and a cause', () => {
+    const cause = new Error('socket closed');
+    const error = new BreakerError('CUSTOM', 'something broke', { cause });
+    expect(error).toMatchObject({ code: 'CUSTOM', message: 'something broke', cause });
+    expect(error).toBeInstanceOf(BreakerError);
+    expect(error).not.toBeInstanceOf(BreakerOpenError);
+    expect(BreakerError.code).toBeUndefined();
+    expect(BreakerOpenError.code).toBe('BREAKER_OPEN');
+    expect(CallTimeoutError.code).toBe('BREAKER_TIMEOUT');
+    expect(InvalidOptionError.code).toBe('BREAKER_INVALID_OPTION');
+  });
+
+  it('instanceof refuses values that only look like an error of the package', () => {
+    const brand = Symbol.for('@breaker/core/error');
+    const branded = (fields: object) =>
+      Object.assign(Object.create(null) as object, fields, { [brand]: true });
+    expect('BREAKER_OPEN').not.toBeInstanceOf(BreakerError);
+    expect(undefined).not.toBeInstanceOf(BreakerOpenError);
+    expect({ code: 'BREAKER_OPEN' }).not.toBeInstanceOf(BreakerOpenError);
+    expect(
+      Object.assign(Object.create(null) as object, { code: 'BREAKER_OPEN', [brand]: 'yes' }),
+    ).not.toBeInstanceOf(BreakerError);
+    expect(branded({ code: 'BREAKER_TIMEOUT' })).toBeInstanceOf(CallTimeoutError);
+    expect(branded({ code: 'BREAKER_TIMEOUT' })).not.toBeInstanceOf(BreakerOpenError);
+  });
+
+  it('an invalid option is a TypeError that names the option, told apart from other errors', () => {
+    const error = new InvalidOptionError('window.size', 'too small');
+    expect({ ...error, message: error.message }).toEqual({
+      code: 'BREAKER_INVALID_OPTION',
+      name: 'InvalidOptionError',
+      option: 'window.size',
+      message: 'too small',
+    });
+    expect(String(error)).toBe('InvalidOptionError: too small');
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    const brand = Symbol.for('@breaker/core/error');
+    const copy = Object.assign(new TypeError('too small'), { code: 'BREAKER_INVALID_OPTION' });
+    Object.defineProperty(copy, brand, { value: true });
+    expect(copy).toBeInstanceOf(InvalidOptionError);
+    expect(new TypeError('too small')).not.toBeInstanceOf(InvalidOptionError);
+    expect(null).not.toBeInstanceOf(InvalidOptionError);
+    expect('BREAKER_INVALID_OPTION').not.toBeInstanceOf(InvalidOptionError);
+    expect({ code: 'BREAKER_INVALID_OPTION' }).not.toBeInstanceOf(InvalidOptionError);
+    expect(new BreakerOpenError('a', 'open', 1)).not.toBeInstanceOf(InvalidOptionError);
+    expect(error).not.toBeInstanceOf(BreakerOpenError);
   });
 });
