@@ -175,6 +175,16 @@ describe('a half-open breaker that asks its fleet for the trial', () => {
     expect(guard.bulkheads?.peek('partner')?.stats()).toMatchObject({ active: 0 });
   });
 
+  it('gives the trial back when the client hung up while the fleet answered, without a bulkhead', async () => {
+    const { guard, fleet } = await halfOpen();
+    const res = response();
+    const entry = guard.enter({}, res);
+    res.hangUp();
+    fleet.reply(true);
+    expect(await entry).toBeUndefined();
+    expect(fleet.events).toEqual(['permit given back']);
+  });
+
   it('answers nobody when the fleet has no trial free and the client has hung up', async () => {
     const { guard, fleet } = await halfOpen();
     const res = response();
@@ -203,6 +213,34 @@ describe('the bulkhead queue', () => {
     expect(rejected).toEqual([{ name: 'partner', error: (entry as Rejection).error }]);
   });
 
+  it('admits a queued request once a slot frees, and stops watching its client for a hang-up', async () => {
+    const { guard } = guardWith({ bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
+    const first = admitted(await guard.enter({}, response()));
+    const res = response();
+    const queued = guard.enter({}, res);
+    await settle();
+    expect(res.listenerCount('close')).toBe(1);
+    first.release();
+    expect(await queued).toBeInstanceOf(RequestCall);
+    expect(res.listenerCount('close')).toBe(0);
+  });
+
+  it('drops a request whose client hangs up as its slot is handed over, and frees the slot', async () => {
+    const { guard } = guardWith({ bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
+    const limit = guard.bulkheads!.get('partner');
+    const first = admitted(await guard.enter({}, response()));
+    const res = response();
+    const queued = guard.enter({}, res);
+    await settle();
+    first.release();
+    while (limit.stats().queued > 0) await Promise.resolve();
+    res.hangUp();
+    expect(await queued).toBeUndefined();
+    await settle();
+    expect(limit.stats()).toMatchObject({ active: 0, queued: 0 });
+    expect(guard.breakerFor({}).stats().counts).toMatchObject({ successes: 0, failures: 0, ignored: 0 });
+  });
+
   it('drops a request whose client hangs up just as its slot comes free, and hands the slot on', async () => {
     const { guard } = guardWith({ bulkhead: { maxConcurrent: 1, maxQueue: 2 } });
     const first = admitted(await guard.enter({}, response()));
@@ -225,8 +263,14 @@ describe('the bulkhead queue', () => {
     admitted(await guard.enter({ tenant: 'a' }, response()));
     admitted(await guard.enter({ tenant: 'b' }, response()));
     const waiting = guard.enter({ tenant: 'a' }, response());
+    let answered: unknown;
+    void Promise.resolve(waiting).then((entry) => (answered = entry));
     await settle();
-    clock.advance(100);
-    expect(await waiting).toMatchObject({ reason: 'bulkhead-full' });
+    clock.advance(99);
+    await settle();
+    expect(answered).toBeUndefined();
+    clock.advance(1);
+    await settle();
+    expect(answered).toMatchObject({ reason: 'bulkhead-full' });
   });
 });

@@ -37,6 +37,20 @@ describe('HTTP options', () => {
     expect(options.breakerOptions).toEqual({ failureThreshold: 2, callTimeout: 100 });
   });
 
+  it('keep the registry, isFailure and onReject given', () => {
+    const registry = new BreakerRegistry();
+    const isFailure = () => true;
+    const { options } = new HttpGuard({ registry, isFailure, onReject: 'error' }, CONTEXT);
+    expect(options.registry).toBe(registry);
+    expect(options.isFailure).toBe(isFailure);
+    expect(options.onReject).toBe('error');
+    expect(new HttpGuard({ onReject: 'respond' }, CONTEXT).options.onReject).toBe('respond');
+  });
+
+  it('turn down null in place of the options object', () => {
+    expect(messageOf(null)).toBe('circuitBreaker() from a test options must be an object; received null.');
+  });
+
   it('name keyed breakers name:key, and share one breaker per key', () => {
     const guard = new HttpGuard<{ tenant: string }>({ name: 'api', key: (req) => req.tenant }, CONTEXT);
     expect(guard.nameFor({ tenant: 'a' })).toBe('api:a');

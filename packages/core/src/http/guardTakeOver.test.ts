@@ -16,14 +16,26 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.close();
 });
 
-/** Serves one request with `handle` on a local port and returns what the client received. */
+/**
+ * Serves one request with `handle` on a local port and returns what the client received; fails at once
+ * when the handler throws, and after two seconds when no answer comes.
+ */
 async function serve(handle: (res: ServerResponse) => void | Promise<void>): Promise<Received> {
-  const server = createServer((_req, res) => void handle(res));
+  let handlerFailed!: (error: unknown) => void;
+  const failure = new Promise<never>((_resolve, reject) => (handlerFailed = reject));
+  const server = createServer((_req, res) => {
+    Promise.resolve()
+      .then(() => handle(res))
+      .catch((error: unknown) => {
+        handlerFailed(error);
+        res.destroy();
+      });
+  });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return new Promise<Received>((resolve, reject) => {
-    const req = request({ port, host: '127.0.0.1', path: '/' }, (incoming) => {
+  const received = new Promise<Received>((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path: '/', timeout: 2_000 }, (incoming) => {
       let body = '';
       incoming.setEncoding('utf8');
       incoming.on('data', (chunk: string) => (body += chunk));
@@ -36,9 +48,11 @@ async function serve(handle: (res: ServerResponse) => void | Promise<void>): Pro
         }),
       );
     });
+    req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
     req.on('error', reject);
     req.end();
   });
+  return Promise.race([received, failure]);
 }
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -107,9 +121,11 @@ describe('a response taken from a late handler', () => {
       res.setHeader('x-handler', 'no');
       answer.statusCode = 504;
       res.statusCode = 500;
+      res.end('handler end');
       answer.end('timed out');
     });
     expect(received.status).toBe(504);
+    expect(received.body).toBe('timed out');
     expect(received.headers['x-answer']).toBe('yes');
     expect(received.headers).not.toHaveProperty('x-handler');
   });
@@ -183,6 +199,19 @@ describe("the breaker's view of a taken response", () => {
     expect(view.constructor).toBe(ServerResponse);
     expect(view.app).toBe(app);
     expect(view.statusCode).toBe(200);
+  });
+
+  it("returns what the response's methods return, and the view in place of the response", () => {
+    const view = takeOver(fakeResponse());
+    expect(view.setHeader('x-one', '1')).toBe(view);
+    expect(view.getHeader('x-one')).toBe('1');
+    expect(view.hasHeader('x-two')).toBe(false);
+  });
+
+  it('keeps the status fields listed among the response own fields, for loggers', () => {
+    const res = fakeResponse();
+    takeOver(res);
+    expect(Object.keys(res)).toEqual(expect.arrayContaining(['statusCode', 'statusMessage']));
   });
 
   it('hands out a fixed method as it is', () => {
