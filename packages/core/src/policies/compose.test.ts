@@ -8,7 +8,7 @@ import { BulkheadRejectedError } from './BulkheadRejectedError.js';
 import { compose } from './compose.js';
 import { fallback } from './FallbackPolicy.js';
 import type { Fireable } from './Policy.js';
-import { retry } from './RetryPolicy.js';
+import { retry, type RetryPolicy } from './RetryPolicy.js';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const down = () => Promise.reject(new Error('down'));
@@ -206,8 +206,28 @@ describe('compose: what it accepts', () => {
     await expect(compose(fallback('outer'), inner).execute(down)).resolves.toBe('inner');
   });
 
+  it('keeps its layers, outermost first, in a list of its own', () => {
+    const { breaker, retry } = parts();
+    const layers: [Fireable, RetryPolicy] = [breaker(), retry()];
+    const stack = compose(...layers);
+    expect(stack.policies).toEqual(layers);
+    expect(stack.policies[0]).toBe(layers[0]);
+    layers.pop();
+    expect(stack.policies).toHaveLength(2);
+  });
+
   it('refuses no policy, or something that is not one', () => {
-    expect(() => compose(...([] as unknown as [Fireable]))).toThrow(InvalidOptionError);
+    let empty: unknown;
+    try {
+      compose(...([] as unknown as [Fireable]));
+    } catch (e) {
+      empty = e;
+    }
+    expect(empty).toBeInstanceOf(InvalidOptionError);
+    expect(empty).toMatchObject({
+      option: 'policies',
+      message: 'compose() expects at least one policy or circuit breaker.',
+    });
     let error: InvalidOptionError | undefined;
     try {
       compose(retry(), {} as Fireable);

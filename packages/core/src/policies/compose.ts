@@ -62,7 +62,9 @@ export class ComposedPolicy<R = never> implements Policy<R> {
     if (index === this.#layers.length - 1) return layer.execute(fn, { signal });
     // Without a caller's signal, a layer that never aborts on its own has nothing to pass down, and
     // reading its context's signal would make an AbortController per layer and call for nothing.
+    // Stryker disable next-line ConditionalExpression,BlockStatement: performance only, the signal such a layer would pass down never aborts
     if (signal === undefined && !this.#aborts[index]) {
+      // Stryker disable next-line ObjectLiteral: `{ signal }` holds undefined here, as `{}` does
       return layer.execute(() => this.#enter(index + 1, fn, undefined), { signal });
     }
     return layer.execute((context) => this.#enter(index + 1, fn, context.signal), { signal });
@@ -71,8 +73,11 @@ export class ComposedPolicy<R = never> implements Policy<R> {
 
 /** Retry, bulkhead and fallback pass their caller's signal through; a breaker aborts its own only at `callTimeout`. */
 function mayAbort(guard: Guard): boolean {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: performance only, these layers never abort the signal they would pass down
   if (guard instanceof RetryPolicy || guard instanceof BulkheadPolicy || guard instanceof FallbackPolicy)
+    // Stryker disable next-line BooleanLiteral: performance only, as above
     return false;
+  // Stryker disable next-line ConditionalExpression: performance only, a breaker without callTimeout never aborts the signal it would pass down
   if (guard instanceof CircuitBreaker) return guard.options.callTimeout !== undefined;
   return true;
 }
