@@ -156,6 +156,7 @@ describe('Retry-After bounds', () => {
     expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 GMT extra', now)).toBeUndefined();
     expect(parseRetryAfter('extra Thu, 01 Jan 2026 12:00:30 GMT', now)).toBeUndefined();
     expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 UTC', now)).toBeUndefined();
+    expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 GMT+0100', now)).toBeUndefined();
     expect(parseRetryAfter('Xyz, 99 Abc 2026 99:99:99 GMT', now)).toBeUndefined();
   });
 });

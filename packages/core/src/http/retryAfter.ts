@@ -10,6 +10,7 @@ const MAX_DELAY_SECONDS = 2_147_483_648;
  */
 export function retryAfterSeconds(ms: number, maxMs = Number.POSITIVE_INFINITY): number {
   const capped = Math.min(ms, maxMs);
+  // Stryker disable next-line EqualityOperator: exactly 1 000 ms rounds up to 1 s either way
   if (!Number.isFinite(capped) || capped <= 1_000) return 1;
   return Math.min(Math.ceil(capped / 1_000), MAX_DELAY_SECONDS);
 }

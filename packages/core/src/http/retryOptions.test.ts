@@ -118,6 +118,8 @@ describe('which requests may be sent again', () => {
   it('finds no key in headers that are not an object', () => {
     expect(isReplayable(retry, 'POST', 'idempotency-key: k', 'x')).toBe(false);
     expect(isReplayable(retry, 'POST', null, 'x')).toBe(false);
+    const headerFactory = Object.assign(() => ({}), { 'idempotency-key': 'k' });
+    expect(isReplayable(retry, 'POST', headerFactory, 'x')).toBe(false);
     expect(isReplayable(retry, 'POST', { 'idempotency-key': 'k' }, 'x')).toBe(true);
   });
 
