@@ -199,5 +199,5 @@ describe('cost per call', () => {
       for (let i = 0; i < size; i++) await call(i % 2 === 0);
       expect(breaker.stats().window).toMatchObject({ calls: size, failures: size / 2 });
     }
-  });
+  }, 60_000);
 });
