@@ -47,8 +47,24 @@ describe('HTTP options', () => {
     expect(new HttpGuard({ onReject: 'respond' }, CONTEXT).options.onReject).toBe('respond');
   });
 
-  it('turn down null in place of the options object', () => {
+  it('turn down null in place of the options object, naming the options as the culprit', () => {
     expect(messageOf(null)).toBe('circuitBreaker() from a test options must be an object; received null.');
+    expect(() => new HttpGuard(null as never, CONTEXT)).toThrow(
+      expect.objectContaining({ option: 'options' }),
+    );
+  });
+
+  it('check the name before the other options', () => {
+    expect(messageOf({ name: '', key: 'tenant' })).toBe(
+      'Invalid circuitBreaker() from a test option "name": expected a non-empty string; received "".',
+    );
+    expect(messageOf({ name: 7, key: 'tenant' })).toBe(
+      'Invalid circuitBreaker() from a test option "name": expected a non-empty string; received 7.',
+    );
+  });
+
+  it('take a maxKeys of 1', () => {
+    expect(new HttpGuard({ maxKeys: 1 }, CONTEXT).options.registry.maxSize).toBe(1);
   });
 
   it('name keyed breakers name:key, and share one breaker per key', () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../errors.js';
-import { checkOptionKeys, invalidOption, isBucketBounds, isMaxBreakers } from './metricOptions.js';
+import {
+  BUCKETS_ALLOWED,
+  MAX_BREAKERS_ALLOWED,
+  checkOptionKeys,
+  invalidOption,
+  isBucketBounds,
+  isMaxBreakers,
+} from './metricOptions.js';
 
 // The option checks the metrics collectors share (@breaker/prometheus, @breaker/opentelemetry).
 describe('metrics collector options', () => {
@@ -59,6 +66,18 @@ describe('metrics collector options', () => {
     expect(list.option).toBe('buckets');
     expect(list.message).toBe(
       'Invalid collectMetrics() option "buckets": expected increasing seconds; received [3,2,1].',
+    );
+    const long = invalidOption(
+      'c',
+      'buckets',
+      BUCKETS_ALLOWED,
+      Array.from({ length: 40 }, (_, i) => i + 0.5),
+    );
+    expect(long.message).toBe(
+      'Invalid c option "buckets": expected a non-empty array of increasing positive numbers of seconds; received [0.5,1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5,9.5,10.5,11.5,12.5,13.5.',
+    );
+    expect(invalidOption('c', 'maxBreakers', MAX_BREAKERS_ALLOWED, 0).message).toBe(
+      'Invalid c option "maxBreakers": expected a whole number of at least 1; received 0.',
     );
     expect(invalidOption('c', 'maxBreakers', 'a whole number', 'ten').message).toBe(
       'Invalid c option "maxBreakers": expected a whole number; received "ten".',
