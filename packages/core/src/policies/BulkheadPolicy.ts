@@ -148,6 +148,7 @@ export class BulkheadPolicy extends Emitter<BulkheadEvents> implements Policy {
         resolve,
         leave: () => {
           this.#queue.delete(waiter);
+          // Stryker disable next-line ConditionalExpression: a Clock ignores unknown handles, undefined among them
           if (timer !== undefined) this.#clock.clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         },
@@ -159,6 +160,7 @@ export class BulkheadPolicy extends Emitter<BulkheadEvents> implements Policy {
           reject(this.#reject('queue-timeout', timeout));
         }, timeout);
       }
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: onAbort removes the listener itself, through leave()
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.add(waiter);
       this.emit('queue', { queued: this.#queue.size });

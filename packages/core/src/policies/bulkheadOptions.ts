@@ -20,6 +20,7 @@ export interface BulkheadOptions {
 }
 
 const schema = z.strictObject({
+  // Stryker disable next-line ObjectLiteral: the string schema's own error already words a failed min(1)
   name: z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' }).optional(),
   maxConcurrent: whole(1),
   maxQueue: whole(0).optional(),

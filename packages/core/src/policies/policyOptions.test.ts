@@ -78,6 +78,15 @@ describe('policy options', () => {
     expect(badBulkhead({ maxConcurrent: 2, name: '' }).option).toBe('name');
   });
 
+  it('bulkhead() wants a non-empty string for its name', () => {
+    expect(badBulkhead({ maxConcurrent: 2, name: '' }).message).toBe(
+      'Invalid bulkhead() option "name": expected a non-empty string; received "".',
+    );
+    expect(badBulkhead({ maxConcurrent: 2, name: 7 }).message).toBe(
+      'Invalid bulkhead() option "name": expected a non-empty string; received 7.',
+    );
+  });
+
   it('fallback() checks `when`, and every factory wants an object', () => {
     expect(thrown(() => fallback(1, { when: 'yes' } as never)).message).toBe(
       'Invalid fallback() option "when": expected a function (error) => boolean; received "yes".',
