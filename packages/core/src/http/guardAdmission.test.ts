@@ -117,6 +117,23 @@ describe('admission by the breaker', () => {
     expect(guard.bulkheads?.peek('partner')?.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 
+  it('passes on an error of the breaker that is not a rejection', () => {
+    const clock = new ManualClock();
+    let broken = false;
+    const failing = {
+      now: () => {
+        if (broken) throw new Error('clock stopped');
+        return clock.now();
+      },
+      setTimeout: clock.setTimeout.bind(clock),
+      clearTimeout: clock.clearTimeout.bind(clock),
+    };
+    const { guard } = guardWith({ clock: failing });
+    guard.breakerFor({});
+    broken = true;
+    expect(() => guard.enter({}, response())).toThrow('clock stopped');
+  });
+
   it('names keyed breakers name:key', () => {
     const { guard } = guardWith({ key: (req: { tenant: number }) => req.tenant });
     expect(guard.nameFor({ tenant: 7 })).toBe('partner:7');
