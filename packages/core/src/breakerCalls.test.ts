@@ -173,3 +173,95 @@ describe('a half-open breaker counts its trial calls', () => {
     expect(breaker.stats().counts).toMatchObject({ failures: 1, stale: 1 });
   });
 });
+
+describe('a permit', () => {
+  it('reports one outcome: a second success or ignore counts nothing', () => {
+    const { breaker, calls } = make();
+    const succeeded = breaker.acquire();
+    succeeded.success();
+    succeeded.success();
+    succeeded.ignore();
+    const ignored = breaker.acquire();
+    ignored.ignore();
+    ignored.ignore();
+    ignored.success();
+    expect(calls.map(([name]) => name)).toEqual(['success', 'ignored']);
+    expect(breaker.stats().counts).toMatchObject({ successes: 1, ignored: 1, failures: 0 });
+  });
+
+  it('failing with any error but a CallTimeoutError counts no timeout', () => {
+    const { breaker, calls } = make({ failureThreshold: 5 });
+    breaker.acquire().failure(new Error('down'));
+    breaker.acquire().failure();
+    expect(calls.map(([name]) => name)).toEqual(['failure', 'failure']);
+    expect(breaker.stats().counts).toMatchObject({ failures: 2, timeouts: 0 });
+  });
+
+  it('from before a state change, ignored, is counted as stale', () => {
+    const { breaker, calls } = make();
+    const early = breaker.acquire();
+    breaker.forceOpen();
+    breaker.reset();
+    early.ignore();
+    expect(calls).toEqual([['ignored', { error: undefined, durationMs: 0, stale: true }]]);
+    expect(breaker.stats().counts).toMatchObject({ ignored: 0, stale: 1 });
+  });
+});
+
+describe('a call whose own outcome listener changes the state', () => {
+  it('a failure tells its listener, which resets the breaker: the failure does not count in the new period', () => {
+    const { breaker } = make({ failureThreshold: 1 });
+    breaker.on('failure', () => breaker.reset());
+    breaker.acquire().failure(new Error('down'));
+    expect(breaker.state).toBe('closed');
+    expect(breaker.stats().consecutiveFailures).toBe(0);
+  });
+
+  it('a success tells its listener, which resets the breaker: the success does not enter the new window', () => {
+    const { breaker } = make({ failureRateThreshold: 50, window: { type: 'count', size: 10 } });
+    breaker.on('success', () => breaker.reset());
+    breaker.acquire().success();
+    expect(breaker.stats().window).toMatchObject({ calls: 0 });
+  });
+});
+
+describe('slow failures', () => {
+  it('a failure that takes exactly slowCallDuration is slow; a quicker one is not', () => {
+    const { breaker, clock, calls } = make({ failureThreshold: 5, slowCallDuration: 100 });
+    const slow = breaker.acquire();
+    clock.advance(100);
+    slow.failure('slow');
+    const quick = breaker.acquire();
+    clock.advance(99);
+    quick.failure('quick');
+    expect(calls).toEqual([
+      ['failure', { error: 'slow', durationMs: 100, slow: true, stale: false }],
+      ['failure', { error: 'quick', durationMs: 99, slow: false, stale: false }],
+    ]);
+  });
+});
+
+describe('calls with only a signal', () => {
+  it('set no timer', async () => {
+    const { breaker, clock } = make();
+    const call = breaker.fire(() => new Promise(() => {}), { signal: new AbortController().signal });
+    void call;
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('a call that aborts its own signal and then throws is ignored with the abort reason', async () => {
+    const { breaker, calls } = make({ failureThreshold: 1 });
+    const controller = new AbortController();
+    await expect(
+      breaker.fire(
+        () => {
+          controller.abort('gave up');
+          throw new Error('thrown after the abort');
+        },
+        { signal: controller.signal },
+      ),
+    ).rejects.toBe('gave up');
+    expect(calls).toEqual([['ignored', { error: 'gave up', durationMs: 0, stale: false }]]);
+    expect(breaker.state).toBe('closed');
+  });
+});

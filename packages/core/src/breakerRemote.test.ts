@@ -9,6 +9,7 @@ function replicaOf(options: BreakerOptions = {}) {
   const clock = new ManualClock();
   let replica: StoreReplica | undefined;
   const published: SharedState[] = [];
+  const released: number[] = [];
   const breaker = new CircuitBreaker({
     name: 'partner',
     clock,
@@ -21,7 +22,7 @@ function replicaOf(options: BreakerOptions = {}) {
           publish: (state: SharedState) => void published.push(state),
           report() {},
           tryAcquireProbe: () => true,
-          releaseProbe() {},
+          releaseProbe: () => void released.push(clock.now()),
           close() {},
         };
       },
@@ -42,7 +43,7 @@ function replicaOf(options: BreakerOptions = {}) {
       origin: 'another replica',
       ...fields,
     });
-  return { clock, breaker, events, deliver, published, id: replica!.id };
+  return { clock, breaker, events, deliver, published, released, id: replica!.id };
 }
 
 const fail = (breaker: CircuitBreaker) => breaker.acquire().failure(new Error('down'));
@@ -211,6 +212,24 @@ describe('a state shared by another replica', () => {
     expect((errors[1] as Error).message).toMatchInlineSnapshot(
       `"Ignored a shared state for breaker "partner": "trips" is not a whole number from 0 to 1000000000."`,
     );
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('arriving while an ignored trial is told, leaves the trials of the new round alone', () => {
+    const { breaker, clock, deliver, released } = replicaOf({ failureThreshold: 1 });
+    fail(breaker);
+    clock.advance(1_000);
+    const trial = breaker.acquire();
+    let next: ReturnType<CircuitBreaker['acquire']> | undefined;
+    breaker.on('ignored', () => {
+      deliver({ state: 'closed', openUntil: null, round: 10 });
+      deliver({ state: 'half-open', openUntil: null, round: 11 });
+      next = breaker.acquire();
+    });
+    trial.ignore();
+    expect(released).toEqual([]);
+    expect(breaker.stats().halfOpen).toEqual({ successes: 0, inFlight: 1 });
+    next!.success();
     expect(breaker.state).toBe('closed');
   });
 });

@@ -141,6 +141,17 @@ describe('a half-open breaker whose store asks the fleet for trial permits', () 
     await expect(turnedAway).rejects.toMatchObject({ state: 'forced-open' });
   });
 
+  it('when the state moves on during a wait the fleet refuses, nothing goes back and the call counts in the new state', async () => {
+    const { clock, fleet, breaker } = halfOpen();
+    await open(breaker, clock);
+    const waiting = breaker.fire(() => 'after reset');
+    breaker.reset();
+    fleet.answer(false);
+    await expect(waiting).resolves.toBe('after reset');
+    expect(fleet.log).toEqual(['ask']);
+    expect(breaker.stats().counts).toMatchObject({ successes: 1, stale: 0, rejections: 0 });
+  });
+
   it("a caller's signal aborted during the wait rejects with its reason and gives the permit back", async () => {
     const { clock, fleet, breaker } = halfOpen();
     await open(breaker, clock);
