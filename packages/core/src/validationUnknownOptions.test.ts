@@ -57,11 +57,13 @@ describe('an unknown option', () => {
       'all in capitals': suggestion('HALFOPENMAXCONCURRENT'),
       'three edits away': suggestion('tmot'),
       'far from anything': suggestion('colour'),
+      'a single letter': suggestion('x'),
       'the first of two equally close': suggestion('clore'),
       'a nearer one listed later': suggestion('mxTimeout'),
     }).toMatchInlineSnapshot(`
       {
         "a nearer one listed later": " Did you mean \`maxTimeout\`?",
+        "a single letter": "",
         "all in capitals": " Did you mean \`halfOpenMaxConcurrent\`?",
         "far from anything": "",
         "one letter changed": " Did you mean \`timeout\`?",
