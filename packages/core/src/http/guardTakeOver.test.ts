@@ -214,6 +214,21 @@ describe("the breaker's view of a taken response", () => {
     expect(Object.keys(res)).toEqual(expect.arrayContaining(['statusCode', 'statusMessage']));
   });
 
+  it('opens the writes for own methods that can still be changed, even ones that write to the response directly', () => {
+    const res = fakeResponse();
+    const tag = (name: string) =>
+      function () {
+        res.setHeader(name, 'yes');
+      };
+    Object.defineProperty(res, 'pinned', { value: tag('x-pinned'), writable: true, configurable: false });
+    Object.defineProperty(res, 'sealed', { value: tag('x-sealed'), writable: false, configurable: true });
+    const view = takeOver(res) as ServerResponse & { pinned(): void; sealed(): void };
+    view.pinned();
+    view.sealed();
+    expect(res.getHeader('x-pinned')).toBe('yes');
+    expect(res.getHeader('x-sealed')).toBe('yes');
+  });
+
   it('hands out a fixed method as it is', () => {
     const res = fakeResponse();
     const fixed = () => 'fixed';
