@@ -101,6 +101,34 @@ describe('RetryBudget', () => {
     expect(budget.stats(10_000)).toEqual({ calls: 1, available: 0 });
   });
 
+  it('gives back the retries of calls that left the window, and keeps those of the calls still in it', () => {
+    const budget = new RetryBudget(1, 0, 10_000);
+    budget.deposit(0);
+    expect(budget.tryWithdraw(0)).toBe(true);
+    budget.deposit(5_000);
+    budget.deposit(5_000);
+    expect(budget.tryWithdraw(5_000)).toBe(true);
+    expect(budget.stats(9_999)).toEqual({ calls: 3, available: 1 });
+    expect(budget.stats(10_000)).toEqual({ calls: 2, available: 1 });
+    expect(budget.tryWithdraw(10_000)).toBe(true);
+    expect(budget.tryWithdraw(10_000)).toBe(false);
+  });
+
+  it('forgets old calls on a clock that reads before 1970 too', () => {
+    const budget = new RetryBudget(1, 0, 10_000);
+    budget.deposit(-60_000);
+    budget.deposit(-60_000);
+    expect(budget.stats(-60_000)).toEqual({ calls: 2, available: 2 });
+    expect(budget.stats(-30_000)).toEqual({ calls: 0, available: 0 });
+  });
+
+  it('keeps its calls when the clock steps back and forth again', () => {
+    const budget = new RetryBudget(1, 0, 10_000);
+    budget.deposit(5_000);
+    expect(budget.stats(3_000)).toEqual({ calls: 1, available: 1 });
+    expect(budget.stats(5_000)).toEqual({ calls: 1, available: 1 });
+  });
+
   it('keeps a fractional floor able to pay a whole retry', () => {
     const budget = new RetryBudget(0, 0.5, 10_000);
     expect(budget.tryWithdraw(0)).toBe(true);
