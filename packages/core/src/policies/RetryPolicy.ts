@@ -161,6 +161,7 @@ export function retry(options?: RetryOptions): RetryPolicy {
 function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const ms = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  // Stryker disable next-line EqualityOperator: a wait of 0 neither exceeds maxDelay (at least 0) nor lengthens the backoff
   return typeof ms === 'number' && ms > 0 && Number.isFinite(ms) ? ms : undefined;
 }
 
