@@ -118,6 +118,7 @@ export class RetryPolicy extends Emitter<RetryEvents> implements Policy {
     let retryable: boolean;
     try {
       retryable = o.retryOn(error) === true;
+      // Stryker disable next-line BlockStatement: left unset, retryable is undefined, which fails the call as false does
     } catch {
       retryable = false;
     }
